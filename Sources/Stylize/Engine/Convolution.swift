@@ -1,0 +1,146 @@
+import CDNNL
+
+/// Which convolution algorithm oneDNN runs. Winograd (F(4x4, 3x3)) trades a little precision for far
+/// fewer multiplications on 3x3 stride-1 layers.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    case direct, winograd, auto
+
+    var dnnl: dnnl_alg_kind_t {
+        switch self {
+        case .direct: dnnl_convolution_direct
+        case .winograd: dnnl_convolution_winograd
+        case .auto: dnnl_convolution_auto
+        }
+    }
+}
+
+/// A 2-D convolution with bias, optionally followed by a fused ReLU, for inputs of one fixed shape
+/// [N, C, H, W]. Its forward pass, its backward pass to the input and its backward pass to the weights sit
+/// side by side; the primitives are compiled once, when the object is made (backward ones on first use).
+final class Convolution {
+    let inputShape: [Int]
+    let outputShape: [Int]
+    let weightsShape: [Int]
+    let stride: Int
+    let padding: Int
+    let fusedReLU: Bool
+    let algorithm: ConvolutionAlgorithm
+
+    private let forwardPrimitive: Primitive
+    /// Layouts the forward primitive chose; activations stay in them between layers.
+    let sourceLayout: MemoryDescriptor
+    let destinationLayout: MemoryDescriptor
+    private let weightsLayout: MemoryDescriptor
+    private let weights: Memory
+    private let bias: Memory
+
+    /// - Parameter sourceLayout: the layout of the previous layer's output, or nil to let oneDNN choose.
+    init(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, fusedReLU: Bool,
+         algorithm: ConvolutionAlgorithm = .direct, sourceLayout: MemoryDescriptor? = nil) throws {
+        precondition(inputShape.count == 4 && weights.shape.count == 4 && weights.shape[1] == inputShape[1],
+                     "convolution of \(inputShape) with weights \(weights.shape)")
+        let (n, h, w) = (inputShape[0], inputShape[2], inputShape[3])
+        let (out, kernel) = (weights.shape[0], weights.shape[2])
+        let outH = (h + 2 * padding - kernel) / stride + 1
+        let outW = (w + 2 * padding - kernel) / stride + 1
+        self.inputShape = inputShape
+        self.outputShape = [n, out, outH, outW]
+        self.weightsShape = weights.shape
+        self.stride = stride
+        self.padding = padding
+        self.fusedReLU = fusedReLU
+        self.algorithm = algorithm
+
+        var src = sourceLayout ?? .any(inputShape)
+        var wei = MemoryDescriptor.any(weights.shape)
+        var bia = MemoryDescriptor.plain([out])
+        var dst = MemoryDescriptor.any(outputShape)
+        let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
+        var desc = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm.dnnl, &src, &wei, &bia,
+                                                     &dst, strides, pad, pad), "convolution_forward_desc_init")
+        var attributes: dnnl_primitive_attr_t?
+        try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        if fusedReLU {
+            var postOps: dnnl_post_ops_t?
+            try check(dnnl_post_ops_create(&postOps), "post_ops_create")
+            defer { dnnl_post_ops_destroy(postOps) }
+            try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise")
+            try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
+        }
+        forwardPrimitive = try Primitive(desc, attributes: attributes, name: "convolution \(algorithm)")
+        self.sourceLayout = forwardPrimitive.layout(dnnl_query_src_md)
+        destinationLayout = forwardPrimitive.layout(dnnl_query_dst_md)
+        weightsLayout = forwardPrimitive.layout(dnnl_query_weights_md)
+        self.weights = try Memory(weightsLayout)
+        self.bias = try Memory(.plain([out]))
+        try setParameters(weights: weights, bias: bias)
+    }
+
+    var implementation: String { forwardPrimitive.implementation }
+
+    /// Replaces the weights and bias (plain [out, in, kh, kw] and [out]), e.g. after an optimiser step.
+    func setParameters(weights: Tensor, bias: Tensor) throws {
+        precondition(weights.shape == weightsShape && bias.shape == [weightsShape[0]])
+        let plain = try Memory(.plain(weightsShape))
+        plain.load(weights.scalars)
+        try Reorder(from: plain.descriptor, to: weightsLayout)(plain, into: self.weights)
+        self.bias.load(bias.scalars)
+    }
+
+    func makeOutput() throws -> Memory { try Memory(destinationLayout) }
+
+    // MARK: Forward: dst = [relu](conv(src, W) + b)
+
+    func forward(_ source: Memory, into destination: Memory) {
+        forwardPrimitive.execute([(STYLIZE_ARG_SRC, source), (STYLIZE_ARG_WEIGHTS, weights),
+                                  (STYLIZE_ARG_BIAS, bias), (STYLIZE_ARG_DST, destination)])
+    }
+
+    // MARK: Backward to the input: dL/dsrc = conv_transpose(dL/d(conv output), W)
+    // A fused ReLU's own backward is `ReLU.backward`, applied to the gradient before this.
+
+    private lazy var backwardDataPrimitive: Result<Primitive, Error> = Result {
+        var diffSrc = sourceLayout, wei = weightsLayout, diffDst = destinationLayout
+        let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
+        var desc = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
+                                                           strides, pad, pad), "convolution_backward_data_desc_init")
+        return try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
+    }
+
+    func backwardData(_ outputGradient: Memory, into inputGradient: Memory) throws {
+        try backwardDataPrimitive.get().execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, weights),
+                                                 (STYLIZE_ARG_DIFF_SRC, inputGradient)])
+    }
+
+    // MARK: Backward to the parameters: dL/dW = sum over positions of src x dL/d(conv output), dL/db = sum of it
+
+    private lazy var backwardWeightsPrimitive: Result<(Primitive, Reorder), Error> = Result {
+        var src = sourceLayout, diffDst = destinationLayout
+        var diffWeights = MemoryDescriptor.any(weightsShape), diffBias = MemoryDescriptor.plain([weightsShape[0]])
+        let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
+        var desc = dnnl_convolution_desc_t()
+        // Winograd's backward-weights kernels are not built for every shape; direct is always there.
+        try check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWeights,
+                                                              &diffBias, &diffDst, strides, pad, pad),
+                  "convolution_backward_weights_desc_init")
+        let primitive = try Primitive(desc, hint: forwardPrimitive, name: "convolution backward weights")
+        let toPlain = try Reorder(from: primitive.layout(dnnl_query_diff_weights_md), to: .plain(weightsShape))
+        return (primitive, toPlain)
+    }
+
+    /// Gradients of the loss with respect to the weights [out, in, kh, kw] and the bias [out].
+    func backwardWeights(source: Memory, outputGradient: Memory) throws -> (weights: Tensor, bias: Tensor) {
+        let (primitive, toPlain) = try backwardWeightsPrimitive.get()
+        let diffWeights = try Memory(primitive.layout(dnnl_query_diff_weights_md))
+        let diffBias = try Memory(.plain([weightsShape[0]]))
+        primitive.execute([(STYLIZE_ARG_SRC, source), (STYLIZE_ARG_DIFF_DST, outputGradient),
+                           (STYLIZE_ARG_DIFF_WEIGHTS, diffWeights), (STYLIZE_ARG_DIFF_BIAS, diffBias)])
+        let plain = try Memory(.plain(weightsShape))
+        toPlain(diffWeights, into: plain)
+        return (Tensor(shape: weightsShape, scalars: plain.scalars()),
+                Tensor(shape: [weightsShape[0]], scalars: diffBias.scalars()))
+    }
+}

@@ -1,0 +1,197 @@
+import CDNNL
+
+// The thin layer over oneDNN's C API. Everything that touches a C pointer lives in this folder; the
+// networks and objectives above it see `Tensor`s and `Memory` objects only.
+
+public struct EngineError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Turns a oneDNN status into a Swift error naming the call that failed.
+@inline(__always)
+func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+    guard status == dnnl_success else {
+        throw EngineError(description: "oneDNN \(what()) failed with status \(status.rawValue)")
+    }
+}
+
+/// The process-wide CPU engine and its in-order stream. oneDNN primitives are executed one after another on
+/// this stream; parallelism happens inside each primitive (OpenMP).
+public enum DNNL {
+    nonisolated(unsafe) static let engine: dnnl_engine_t = {
+        var engine: dnnl_engine_t?
+        precondition(dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, "cannot create oneDNN's CPU engine")
+        return engine!
+    }()
+
+    nonisolated(unsafe) static let stream: dnnl_stream_t = {
+        var stream: dnnl_stream_t?
+        precondition(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success,
+                     "cannot create oneDNN's stream")
+        return stream!
+    }()
+
+    /// Sets the number of threads every primitive (and `gemm`) uses.
+    public static func setThreads(_ count: Int) {
+        omp_set_num_threads(Int32(max(1, count)))
+    }
+
+    public static var threads: Int { Int(omp_get_max_threads()) }
+}
+
+/// Dimensions and layout of a float32 memory buffer, as oneDNN sees it.
+typealias MemoryDescriptor = dnnl_memory_desc_t
+
+extension MemoryDescriptor {
+    /// A plain row-major descriptor: nchw for 4 dimensions, oihw for weights, x for vectors.
+    static func plain(_ dims: [Int]) -> MemoryDescriptor {
+        let tags: [Int: dnnl_format_tag_t] = [1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd]
+        return make(dims, tag: tags[dims.count]!)
+    }
+
+    /// A descriptor that lets the primitive choose its preferred (usually channel-blocked) layout.
+    static func any(_ dims: [Int]) -> MemoryDescriptor { make(dims, tag: dnnl_format_tag_any) }
+
+    private static func make(_ dims: [Int], tag: dnnl_format_tag_t) -> MemoryDescriptor {
+        var md = dnnl_memory_desc_t()
+        let status = dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dnnlDims(dims), dnnl_f32, tag)
+        precondition(status == dnnl_success, "bad memory descriptor \(dims)")
+        return md
+    }
+
+    var byteCount: Int {
+        var copy = self
+        return dnnl_memory_desc_get_size(&copy)
+    }
+
+    var shape: [Int] {
+        withUnsafeBytes(of: self.dims) { raw in
+            Array(raw.bindMemory(to: Int64.self).prefix(Int(ndims)).map { Int($0) })
+        }
+    }
+
+    func sameLayout(as other: MemoryDescriptor) -> Bool {
+        var a = self, b = other
+        return dnnl_memory_desc_equal(&a, &b) != 0
+    }
+}
+
+/// A buffer owned by oneDNN together with its descriptor. Blocked layouts pad channels, so `byteCount` may
+/// exceed the logical element count times four.
+final class Memory {
+    let descriptor: MemoryDescriptor
+    let handle: dnnl_memory_t
+    let pointer: UnsafeMutablePointer<Float>
+
+    init(_ descriptor: MemoryDescriptor) throws {
+        self.descriptor = descriptor
+        var md = descriptor
+        var handle: dnnl_memory_t?
+        try check(dnnl_memory_create(&handle, &md, DNNL.engine, stylize_memory_allocate()), "memory_create")
+        self.handle = handle!
+        var raw: UnsafeMutableRawPointer?
+        try check(dnnl_memory_get_data_handle(handle, &raw), "memory_get_data_handle")
+        // oneDNN allocates nothing for an empty descriptor, but an empty memory object is never read.
+        pointer = (raw ?? UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64))
+            .bindMemory(to: Float.self, capacity: max(1, descriptor.byteCount / 4))
+    }
+
+    deinit { dnnl_memory_destroy(handle) }
+
+    /// Number of floats in the buffer, padding included.
+    var capacity: Int { descriptor.byteCount / 4 }
+
+    var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: capacity) }
+
+    func fill(_ value: Float) { buffer.update(repeating: value) }
+
+    /// Copies scalars into a plain-layout memory.
+    func load(_ scalars: [Float]) {
+        precondition(scalars.count == capacity, "loading \(scalars.count) floats into \(capacity)")
+        scalars.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: $0.count) }
+    }
+
+    /// The contents of a plain-layout memory.
+    func scalars() -> [Float] { Array(buffer) }
+
+    /// Adds `other` (same descriptor) into this memory.
+    func add(_ other: Memory) {
+        precondition(other.capacity == capacity)
+        let a = pointer, b = other.pointer
+        for i in 0..<capacity { a[i] += b[i] }
+    }
+}
+
+/// One oneDNN primitive: its descriptor (queried for layouts) and the compiled kernel.
+final class Primitive {
+    let descriptor: dnnl_primitive_desc_t
+    let primitive: dnnl_primitive_t
+
+    /// Creates the primitive for an operation descriptor such as `dnnl_convolution_desc_t`.
+    convenience init<OperationDescriptor>(_ operation: OperationDescriptor, attributes: dnnl_primitive_attr_t? = nil,
+                              hint: Primitive? = nil, name: String) throws {
+        var op = operation
+        var pd: dnnl_primitive_desc_t?
+        try withUnsafeMutableBytes(of: &op) { raw in
+            try check(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(raw.baseAddress!), attributes, DNNL.engine,
+                                                 hint?.descriptor), "\(name) primitive_desc_create")
+        }
+        try self.init(descriptor: pd!, name: name)
+    }
+
+    init(descriptor: dnnl_primitive_desc_t, name: String) throws {
+        self.descriptor = descriptor
+        var primitive: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&primitive, descriptor), "\(name) primitive_create")
+        self.primitive = primitive!
+    }
+
+    deinit {
+        dnnl_primitive_destroy(primitive)
+        dnnl_primitive_desc_destroy(descriptor)
+    }
+
+    /// The layout the primitive chose for one of its arguments (`dnnl_query_src_md`, ...).
+    func layout(_ query: dnnl_query_t, _ index: Int32 = 0) -> MemoryDescriptor {
+        dnnl_primitive_desc_query_md(descriptor, query, index).pointee
+    }
+
+    /// The implementation oneDNN picked, e.g. "jit:avx512_core".
+    var implementation: String {
+        var name: UnsafePointer<CChar>?
+        dnnl_primitive_desc_query(descriptor, dnnl_query_impl_info_str, 0, &name)
+        return name.map { String(cString: $0) } ?? "?"
+    }
+
+    /// Runs the primitive and waits for it.
+    func execute(_ arguments: [(Int32, Memory)]) {
+        let args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
+        let status = args.withUnsafeBufferPointer {
+            dnnl_primitive_execute(primitive, DNNL.stream, Int32($0.count), $0.baseAddress)
+        }
+        precondition(status == dnnl_success, "oneDNN execute (\(implementation)) failed: \(status.rawValue)")
+        dnnl_stream_wait(DNNL.stream)
+    }
+}
+
+/// Copies between two layouts of the same tensor (plain <-> blocked).
+final class Reorder {
+    private let primitive: Primitive
+
+    init(from source: MemoryDescriptor, to destination: MemoryDescriptor) throws {
+        var src = source, dst = destination
+        var pd: dnnl_primitive_desc_t?
+        try check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.engine, &dst, DNNL.engine, nil),
+                  "reorder_primitive_desc_create")
+        primitive = try Primitive(descriptor: pd!, name: "reorder")
+    }
+
+    func callAsFunction(_ source: Memory, into destination: Memory) {
+        primitive.execute([(STYLIZE_ARG_FROM, source), (STYLIZE_ARG_TO, destination)])
+    }
+}
+
+/// The dims arrays oneDNN's descriptor functions take (a C array of DNNL_MAX_NDIMS int64s).
+func dnnlDims(_ values: [Int]) -> [Int64] {
+    values.map { Int64($0) } + [Int64](repeating: 0, count: 12 - values.count)
+}

@@ -1,0 +1,27 @@
+/// Texture reconstruction at one layer: weight · mean over C, C of (G − A)², with G the Gram matrix of the
+/// image's features and A the style image's.
+public struct StyleLoss: Sendable {
+    public let target: Tensor
+    public let weight: Float
+
+    /// - Parameter target: the style image's Gram matrix at this layer (`GramMatrix.of`).
+    public init(target: Tensor, weight: Float) {
+        self.target = target
+        self.weight = weight
+    }
+
+    public func callAsFunction(_ features: Tensor) -> (loss: Double, gradient: Tensor) {
+        let gram = GramMatrix.of(features)
+        precondition(gram.shape == target.shape, "style Gram \(gram.shape) vs target \(target.shape)")
+        let scale = 2 * weight / Float(gram.count)
+        var sum = 0.0
+        var gramGradient = [Float](repeating: 0, count: gram.count)
+        for i in 0..<gram.count {
+            let difference = gram.scalars[i] - target.scalars[i]
+            sum += Double(difference * difference)
+            gramGradient[i] = scale * difference
+        }
+        let loss = Double(weight) * sum / Double(gram.count)
+        return (loss, GramMatrix.backward(Tensor(shape: gram.shape, scalars: gramGradient), features: features))
+    }
+}

@@ -1,0 +1,89 @@
+/// Limited-memory BFGS without line search, as in torch's `optim.lbfgs` that jcjohnson/neural-style uses:
+/// one objective evaluation per iteration, a fixed step of `learningRate` along the quasi-Newton direction
+/// (the first step scaled down by the gradient's L1 norm, since no curvature is known yet).
+///
+/// Drive it ask-and-tell: evaluate the objective at `x`, then call `step(&x, gradient:)`.
+public struct LBFGS: Sendable {
+    public let history: Int
+    public let learningRate: Float
+
+    private var steps: [[Float]] = []          // s_k = x_{k+1} − x_k
+    private var gradientChanges: [[Float]] = [] // y_k = g_{k+1} − g_k
+    private var previousGradient: [Float]? = nil
+    private var previousStep: [Float]? = nil
+    private var hessianScale: Float = 1         // γ = sᵀy / yᵀy, the initial inverse Hessian H₀ = γI
+
+    public init(history: Int = 100, learningRate: Float = 1) {
+        precondition(history > 0 && learningRate > 0)
+        self.history = history
+        self.learningRate = learningRate
+    }
+
+    /// Moves `x` given the objective's gradient at `x`.
+    public mutating func step(_ x: inout [Float], gradient: [Float]) {
+        var stepSize = learningRate
+        if let previousGradient, let previousStep {
+            let y = zip(gradient, previousGradient).map { $0 - $1 }
+            let ys = dot(y, previousStep)
+            // Keep the pair only when it carries positive curvature; otherwise the update would break H's
+            // positive definiteness.
+            if ys > 1e-10 {
+                if steps.count == history {
+                    steps.removeFirst()
+                    gradientChanges.removeFirst()
+                }
+                steps.append(previousStep)
+                gradientChanges.append(y)
+                hessianScale = ys / dot(y, y)
+            }
+        } else {
+            let l1 = gradient.reduce(0) { $0 + abs($1) }
+            stepSize = min(1, 1 / max(l1, .leastNormalMagnitude)) * learningRate
+        }
+        let direction = twoLoopDirection(gradient)
+        let step = direction.map { $0 * stepSize }
+        for i in x.indices { x[i] += step[i] }
+        previousGradient = gradient
+        previousStep = step
+    }
+
+    /// −H·g by the two-loop recursion over the stored pairs (Nocedal & Wright, algorithm 7.4).
+    private func twoLoopDirection(_ gradient: [Float]) -> [Float] {
+        var q = gradient.map { -$0 }
+        var alphas = [Float](repeating: 0, count: steps.count)
+        for k in steps.indices.reversed() {
+            let rho = 1 / dot(gradientChanges[k], steps[k])
+            alphas[k] = rho * dot(steps[k], q)
+            axpy(-alphas[k], gradientChanges[k], &q)
+        }
+        for i in q.indices { q[i] *= hessianScale }
+        for k in steps.indices {
+            let rho = 1 / dot(gradientChanges[k], steps[k])
+            let beta = rho * dot(gradientChanges[k], q)
+            axpy(alphas[k] - beta, steps[k], &q)
+        }
+        return q
+    }
+}
+
+/// Σ aᵢbᵢ, accumulated in double precision: the vectors are millions long.
+@inline(__always)
+func dot(_ a: [Float], _ b: [Float]) -> Float {
+    var sum = 0.0
+    a.withUnsafeBufferPointer { a in
+        b.withUnsafeBufferPointer { b in
+            for i in 0..<a.count { sum += Double(a[i] * b[i]) }
+        }
+    }
+    return Float(sum)
+}
+
+/// y += alpha·x
+@inline(__always)
+func axpy(_ alpha: Float, _ x: [Float], _ y: inout [Float]) {
+    x.withUnsafeBufferPointer { x in
+        y.withUnsafeMutableBufferPointer { y in
+            for i in 0..<x.count { y[i] += alpha * x[i] }
+        }
+    }
+}

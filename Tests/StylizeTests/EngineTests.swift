@@ -1,0 +1,173 @@
+import XCTest
+@testable import Stylize
+
+/// Every engine layer's forward and backward against a naive double-precision loop (llm.c style).
+final class EngineTests: XCTestCase {
+    var random = SplitMix(seed: 7)
+
+    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
+    }
+
+    /// out[n,o,y,x] = b[o] + Σ w[o,i,ky,kx] · in[n,i,y·s+ky−p, x·s+kx−p]
+    func naiveConvolution(_ input: Tensor, _ weights: Tensor, _ bias: Tensor, stride: Int, padding: Int) -> Tensor {
+        let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
+        let (o, k) = (weights.shape[0], weights.shape[2])
+        let (oh, ow) = ((h + 2 * padding - k) / stride + 1, (w + 2 * padding - k) / stride + 1)
+        var out = [Float](repeating: 0, count: n * o * oh * ow)
+        for b in 0..<n { for f in 0..<o { for y in 0..<oh { for x in 0..<ow {
+            var sum = Double(bias.scalars[f])
+            for i in 0..<c { for ky in 0..<k { for kx in 0..<k {
+                let (iy, ix) = (y * stride + ky - padding, x * stride + kx - padding)
+                guard iy >= 0 && iy < h && ix >= 0 && ix < w else { continue }
+                sum += Double(weights.scalars[((f * c + i) * k + ky) * k + kx]) * Double(input.scalars[((b * c + i) * h + iy) * w + ix])
+            }}}
+            out[((b * o + f) * oh + y) * ow + x] = Float(sum)
+        }}}}
+        return Tensor(shape: [n, o, oh, ow], scalars: out)
+    }
+
+    func assertClose(_ a: [Float], _ b: [Float], relative: Float = 1e-4, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, message, file: file, line: line)
+        let scale = max(b.map(abs).max() ?? 1, 1e-6)
+        let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst / scale, relative, "\(message): worst difference \(worst) at scale \(scale)", file: file, line: line)
+    }
+
+    /// Runs a convolution through the engine: forward, and the gradients for a given output gradient.
+    func engineConvolution(_ input: Tensor, _ weights: Tensor, _ bias: Tensor, stride: Int, padding: Int, relu: Bool,
+                           outputGradient: Tensor, algorithm: ConvolutionAlgorithm = .direct)
+        throws -> (output: Tensor, input: Tensor, weights: Tensor, bias: Tensor) {
+        let conv = try Convolution(inputShape: input.shape, weights: weights, bias: bias, stride: stride, padding: padding,
+                                   fusedReLU: relu, algorithm: algorithm)
+        let plainInput = try Memory(.plain(input.shape))
+        plainInput.load(input.scalars)
+        let source = try Memory(conv.sourceLayout)
+        try Reorder(from: plainInput.descriptor, to: source.descriptor)(plainInput, into: source)
+        let output = try conv.makeOutput()
+        conv.forward(source, into: output)
+        let plainOut = try Memory(.plain(conv.outputShape))
+        try Reorder(from: output.descriptor, to: plainOut.descriptor)(output, into: plainOut)
+        let gradient = try Memory(conv.destinationLayout)
+        let plainGradient = try Memory(.plain(conv.outputShape))
+        plainGradient.load(outputGradient.scalars)
+        try Reorder(from: plainGradient.descriptor, to: gradient.descriptor)(plainGradient, into: gradient)
+        if relu { try ReLUBackward(layout: conv.destinationLayout)(output: output, gradient: gradient) }
+        let inputGradient = try Memory(conv.sourceLayout)
+        try conv.backwardData(gradient, into: inputGradient)
+        try Reorder(from: inputGradient.descriptor, to: plainInput.descriptor)(inputGradient, into: plainInput)
+        let (dW, dB) = try conv.backwardWeights(source: source, outputGradient: gradient)
+        return (Tensor(shape: conv.outputShape, scalars: plainOut.scalars()),
+                Tensor(shape: input.shape, scalars: plainInput.scalars()), dW, dB)
+    }
+
+    func testConvolutionForwardAndBackwardMatchNaiveLoops() throws {
+        for (stride, padding, relu) in [(1, 1, false), (1, 1, true), (2, 1, false), (1, 0, false)] {
+            let input = randomTensor([2, 5, 9, 7])
+            let weights = randomTensor([6, 5, 3, 3]), bias = randomTensor([6])
+            let reference = naiveConvolution(input, weights, bias, stride: stride, padding: padding)
+            let outputGradient = randomTensor(reference.shape)
+            let result = try engineConvolution(input, weights, bias, stride: stride, padding: padding, relu: relu,
+                                               outputGradient: outputGradient)
+            let expectedOutput = relu ? reference.scalars.map { max($0, 0) } : reference.scalars
+            assertClose(result.output.scalars, expectedOutput, "forward s\(stride) p\(padding) relu \(relu)")
+
+            // The gradient of L = Σ out · G is the backward pass of G; check it by central differences on L.
+            let maskedGradient = Tensor(shape: reference.shape, scalars: zip(outputGradient.scalars, reference.scalars).map {
+                relu && $1 <= 0 ? 0 : $0 })
+            func loss(_ i: Tensor, _ w: Tensor, _ b: Tensor) -> Double {
+                let out = naiveConvolution(i, w, b, stride: stride, padding: padding)
+                return zip(out.scalars, maskedGradient.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            }
+            let epsilon: Float = 1e-2
+            for _ in 0..<6 {
+                let at = Int(random.next() % UInt64(input.count))
+                var plus = input, minus = input
+                plus.scalars[at] += epsilon; minus.scalars[at] -= epsilon
+                let numeric = (loss(plus, weights, bias) - loss(minus, weights, bias)) / Double(2 * epsilon)
+                XCTAssertEqual(Double(result.input.scalars[at]), numeric, accuracy: 1e-3 * max(1, abs(numeric)), "dInput")
+                let wAt = Int(random.next() % UInt64(weights.count))
+                var wPlus = weights, wMinus = weights
+                wPlus.scalars[wAt] += epsilon; wMinus.scalars[wAt] -= epsilon
+                let wNumeric = (loss(input, wPlus, bias) - loss(input, wMinus, bias)) / Double(2 * epsilon)
+                XCTAssertEqual(Double(result.weights.scalars[wAt]), wNumeric, accuracy: 1e-3 * max(1, abs(wNumeric)), "dW")
+            }
+            for f in 0..<6 {
+                var expected = 0.0
+                let plane = reference.shape[2] * reference.shape[3]
+                for b in 0..<2 { for p in 0..<plane { expected += Double(maskedGradient.scalars[(b * 6 + f) * plane + p]) } }
+                XCTAssertEqual(Double(result.bias.scalars[f]), expected, accuracy: 1e-3 * max(1, abs(expected)), "dBias")
+            }
+        }
+    }
+
+    func testWinogradAgreesWithDirectOnVGGSizedLayer() throws {
+        let input = randomTensor([1, 64, 20, 24]), weights = randomTensor([64, 64, 3, 3], scale: 0.1), bias = randomTensor([64])
+        let gradient = randomTensor([1, 64, 20, 24])
+        let direct = try engineConvolution(input, weights, bias, stride: 1, padding: 1, relu: true, outputGradient: gradient)
+        let winograd = try engineConvolution(input, weights, bias, stride: 1, padding: 1, relu: true, outputGradient: gradient,
+                                             algorithm: .winograd)
+        assertClose(winograd.output.scalars, direct.output.scalars, relative: 1e-4, "winograd forward")
+        assertClose(winograd.input.scalars, direct.input.scalars, relative: 1e-4, "winograd backward data")
+    }
+
+    func testPoolingForwardAndBackward() throws {
+        for kind in [Pooling.Kind.max, .average] {
+            let shape = [1, 16, 7, 9]  // odd sizes: the last row and column are dropped, as in PyTorch
+            let input = randomTensor(shape)
+            let pool = try Pooling(inputShape: shape, sourceLayout: .plain(shape), kind: kind)
+            XCTAssertEqual(pool.outputShape, [1, 16, 3, 4])
+            let source = try Memory(.plain(shape)); source.load(input.scalars)
+            let output = try Memory(pool.destinationLayout)
+            let workspace = try pool.makeWorkspace()
+            pool.forward(source, into: output, workspace: workspace)
+            let plainOut = try Memory(.plain(pool.outputShape))
+            try Reorder(from: output.descriptor, to: plainOut.descriptor)(output, into: plainOut)
+            let outGradient = randomTensor(pool.outputShape)
+            let plainGrad = try Memory(.plain(pool.outputShape)); plainGrad.load(outGradient.scalars)
+            let gradient = try Memory(pool.destinationLayout)
+            try Reorder(from: plainGrad.descriptor, to: gradient.descriptor)(plainGrad, into: gradient)
+            let inGradient = try Memory(.plain(shape))
+            try pool.backward(gradient, into: inGradient, workspace: workspace)
+            var expectedOut = [Float](), expectedIn = [Float](repeating: 0, count: input.count)
+            for c in 0..<16 { for y in 0..<3 { for x in 0..<4 {
+                let window = [(0, 0), (0, 1), (1, 0), (1, 1)].map { ((c * 7 + 2 * y + $0.0) * 9 + 2 * x + $0.1) }
+                let g = outGradient.scalars[(c * 3 + y) * 4 + x]
+                if kind == .max {
+                    let winner = window.max { input.scalars[$0] < input.scalars[$1] }!
+                    expectedOut.append(input.scalars[winner]); expectedIn[winner] += g
+                } else {
+                    expectedOut.append(window.map { input.scalars[$0] }.reduce(0, +) / 4)
+                    for i in window { expectedIn[i] += g / 4 }
+                }
+            }}}
+            assertClose(plainOut.scalars(), expectedOut, relative: 1e-6, "\(kind) forward")
+            assertClose(inGradient.scalars(), expectedIn, relative: 1e-6, "\(kind) backward")
+        }
+    }
+
+    func testGemmMatchesNaiveProduct() {
+        let a = randomTensor([4, 6]), b = randomTensor([5, 6])
+        var c = [Float](repeating: 0, count: 20)
+        gemm(a.scalars, transposed: false, b.scalars, transposed: true, m: 4, n: 5, k: 6, into: &c)
+        var expected = [Float]()
+        for i in 0..<4 { for j in 0..<5 { expected.append((0..<6).map { a.scalars[i * 6 + $0] * b.scalars[j * 6 + $0] }.reduce(0, +)) } }
+        assertClose(c, expected, relative: 1e-6, "gemm")
+    }
+}
+
+/// A small deterministic generator so that tests do not depend on the system's random source.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func uniform(_ low: Float, _ high: Float) -> Float {
+        low + (high - low) * Float(next() >> 40) / Float(1 << 24)
+    }
+}
