@@ -1,0 +1,15 @@
+import ArgumentParser
+import Stylize
+
+@main
+struct StylizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stylize",
+        abstract: "Neural style transfer on the CPU, with VGG19 on oneDNN.",
+        discussion: """
+            Start with `stylize weights` (downloads and checks the VGG19 weights, about 80 MB once), then
+            `stylize transfer photo.jpg painting.jpg -o out.png`.
+            """,
+        subcommands: [TransferCommand.self, WeightsCommand.self]
+    )
+}

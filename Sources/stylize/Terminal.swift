@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One line on standard error.
+func stderr(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Runs `body`, turning any error into one line on stderr and a non-zero exit, as a command-line tool should.
+func runReportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        stderr("stylize: error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+/// Set by Ctrl-C; long loops poll it and stop cleanly.
+let interrupted = Atomic<Bool>(false)
+
+func catchInterrupts() {
+    signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+}
+
+/// A one-line progress bar on stderr, redrawn in place; silent when stderr is not a terminal.
+struct ProgressBar {
+    let total: Int
+    let enabled: Bool
+    private var lastDraw = 0.0
+
+    init(total: Int, quiet: Bool) {
+        self.total = total
+        enabled = !quiet && isatty(STDERR_FILENO) != 0
+    }
+
+    mutating func update(_ done: Int, seconds: Double, detail: String) {
+        guard enabled, seconds - lastDraw >= 0.1 || done == total else { return }
+        lastDraw = seconds
+        let width = 24
+        let filled = total == 0 ? width : width * done / total
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let perStep = done > 0 ? seconds / Double(done) : 0
+        let left = done > 0 ? " ~\(Self.duration(perStep * Double(total - done))) left" : ""
+        let line = "\r\(bar) \(done)/\(total) \(detail) \(String(format: "%.2f", perStep)) s/it\(left)"
+        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+    }
+
+    func finish() {
+        if enabled { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+    }
+}
+
+/// Appends one JSON object per line, written through at once so that a crash or Ctrl-C keeps the log.
+final class JSONLinesLog {
+    private let handle: FileHandle
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) , let handle = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("cannot write the log file \(path)")
+        }
+        self.handle = handle
+    }
+
+    func write(_ fields: [(String, Any)]) {
+        let body = fields.map { key, value in
+            let text: String
+            switch value {
+            case let d as Double: text = d.isFinite ? "\(d)" : "null"
+            case let s as String: text = "\"\(s)\""
+            default: text = "\(value)"
+            }
+            return "\"\(key)\":\(text)"
+        }
+        handle.write(Data(("{" + body.joined(separator: ",") + "}\n").utf8))
+    }
+
+    deinit { try? handle.close() }
+}

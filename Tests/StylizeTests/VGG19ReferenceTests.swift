@@ -1,0 +1,121 @@
+import Foundation
+import XCTest
+@testable import Stylize
+
+/// VGG19, its weights and the Gatys objective against the numbers PyTorch computed in float64
+/// (../shared/reference/vgg19-reference.json).
+final class VGG19ReferenceTests: XCTestCase {
+    static let reference: [String: Any] = {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/reference/vgg19-reference.json")
+        let data = try! Data(contentsOf: url)
+        return try! JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }()
+
+    static let vgg: VGG19 = {
+        let location = try! VGG19Weights.ensureInstalled { print($0) }
+        return try! VGG19(parameters: VGG19Weights.load(from: location))
+    }()
+
+    /// The reference's formula images, RGB 0...255 [3, 48, 64], x = column, y = row.
+    static func formulaImage(_ formula: String) -> Tensor {
+        let (h, w) = (48, 64)
+        var scalars = [Float](repeating: 0, count: 3 * h * w)
+        for c in 0..<3 { for y in 0..<h { for x in 0..<w {
+            let (X, Y, C) = (Double(x), Double(y), Double(c))
+            let value: Double
+            switch formula {
+            case "content": value = 127.5 + 127.5 * sin(0.11 * (X + 1) * (C + 1) + 0.07 * (Y + 1) * (3 - C))
+            case "style": value = 127.5 + 127.5 * cos(0.23 * X * (C + 2) - 0.19 * Y * (C + 1) + 0.5 * C)
+            default: value = 127.5 + 100 * sin(0.05 * X * Y / (C + 1) + 0.3 * C) + 20 * cos(0.9 * (X - Y))
+            }
+            scalars[(c * h + y) * w + x] = Float(value)
+        }}}
+        return Tensor(shape: [3, h, w], scalars: scalars)
+    }
+
+    func assertRelative(_ actual: Double, _ expected: Double, _ tolerance: Double, _ what: String,
+                        file: StaticString = #filePath, line: UInt = #line) {
+        let error = abs(actual - expected) / max(abs(expected), 1e-12)
+        XCTAssertLessThanOrEqual(error, tolerance, "\(what): \(actual) vs \(expected)", file: file, line: line)
+    }
+
+    func testConvertedWeightsMatchReferenceSums() {
+        let expected = Self.reference["weights"] as! [String: [String: Any]]
+        XCTAssertEqual(expected.count, 32)
+        for (name, stats) in expected {
+            guard let tensor = Self.vgg.parameters[name] else { return XCTFail("missing \(name)") }
+            XCTAssertEqual(tensor.shape, stats["shape"] as! [Int], name)
+            assertRelative(tensor.sum, stats["sum"] as! Double, 1e-5, "\(name) sum")
+            assertRelative(tensor.sumOfSquares, stats["sum_of_squares"] as! Double, 1e-5, "\(name) sum of squares")
+        }
+    }
+
+    /// float32 direct convolution agrees to 1e-4; Winograd trades some precision, and is held to 1e-3.
+    func allowedError(_ algorithm: ConvolutionAlgorithm) -> Double { algorithm == .direct ? 1e-4 : 1e-3 }
+
+    func checkLayers(_ key: String, pooling: PoolingKind, algorithm: ConvolutionAlgorithm = .direct) throws {
+        let tolerance = allowedError(algorithm)
+        let layers = Self.reference[key] as! [String: [String: Any]]
+        let deepest = VGG19.reluLayers.last { layers[$0] != nil }!
+        let network = try VGG19Features(Self.vgg, height: 48, width: 64, deepest: deepest, pooling: pooling, algorithm: algorithm)
+        let features = try network.forward(VGG19.preprocess(Self.formulaImage("image")), returning: Set(layers.keys))
+        for (name, stats) in layers {
+            let feature = features[name]!
+            XCTAssertEqual(feature.shape, stats["shape"] as! [Int], name)
+            assertRelative(feature.sum, stats["sum"] as! Double, tolerance, "\(name) sum (\(pooling), \(algorithm))")
+            assertRelative(feature.sumOfSquares, stats["sum_of_squares"] as! Double, tolerance, "\(name) sum of squares")
+            let scale = feature.scalars.map(abs).max()!
+            for sample in stats["samples"] as! [[Double]] {
+                let (c, y, x) = (Int(sample[0]) % feature.shape[0], Int(sample[1]) % feature.shape[1], Int(sample[2]) % feature.shape[2])
+                let value = feature.scalars[(c * feature.shape[1] + y) * feature.shape[2] + x]
+                XCTAssertEqual(Double(value), sample[3], accuracy: tolerance * Double(scale), "\(name)[\(c),\(y),\(x)]")
+            }
+        }
+    }
+
+    func testLayersWithMaxPooling() throws { try checkLayers("layers_of_image", pooling: .max) }
+
+    func testLayersWithAveragePooling() throws { try checkLayers("layers_of_image_avg_pooling", pooling: .avg) }
+
+    func testLayersWithWinograd() throws { try checkLayers("layers_of_image", pooling: .max, algorithm: .winograd) }
+
+    func checkObjective(algorithm: ConvolutionAlgorithm) throws {
+        let expected = Self.reference["objective"] as! [String: Any]
+        var settings = ObjectiveSettings()
+        settings.algorithm = algorithm
+        XCTAssertEqual(settings.contentLayers.map(\.name), [expected["content_layer"] as! String])
+        XCTAssertEqual(settings.styleLayers.map(\.name), expected["style_layers"] as! [String])
+        XCTAssertEqual(Double(settings.contentWeight), expected["content_weight"] as! Double)
+        XCTAssertEqual(Double(settings.styleWeight), expected["style_weight"] as! Double)
+        XCTAssertEqual(Double(settings.tvWeight), expected["tv_weight"] as! Double, accuracy: 1e-12)
+        let grams = try GatysObjective.styleTargets(vgg: Self.vgg, style: VGG19.preprocess(Self.formulaImage("style")), settings: settings)
+        let objective = try GatysObjective(vgg: Self.vgg, content: VGG19.preprocess(Self.formulaImage("content")),
+                                           styleGrams: grams, settings: settings)
+        let (terms, gradient) = try objective.evaluate(VGG19.preprocess(Self.formulaImage("image")))
+        let tolerance = allowedError(algorithm)
+        assertRelative(terms.content, expected["content_loss"] as! Double, tolerance, "content")
+        assertRelative(terms.style, expected["style_loss"] as! Double, tolerance, "style")
+        assertRelative(terms.tv, expected["tv_loss"] as! Double, tolerance, "tv")
+        assertRelative(terms.total, expected["total"] as! Double, tolerance, "total")
+        for (layer, value) in expected["style_loss_per_layer"] as! [String: Double] {
+            assertRelative(terms.styleByLayer[layer]!, value, tolerance, "style at \(layer)")
+        }
+        let g = expected["gradient"] as! [String: Any]
+        XCTAssertEqual(gradient.shape, g["shape"] as! [Int])
+        assertRelative(gradient.sumOfSquares, g["sum_of_squares"] as! Double, tolerance, "gradient sum of squares")
+        // The sum cancels almost to zero, so compare it at the scale of the gradient's norm.
+        let norm = (g["sum_of_squares"] as! Double).squareRoot()
+        XCTAssertEqual(gradient.sum, g["sum"] as! Double, accuracy: tolerance * norm, "gradient sum")
+        let largest = Double(gradient.scalars.map(abs).max()!)
+        for sample in g["samples"] as! [[Double]] {
+            let (c, y, x) = (Int(sample[0]), Int(sample[1]), Int(sample[2]))
+            XCTAssertEqual(Double(gradient.scalars[(c * 48 + y) * 64 + x]), sample[3], accuracy: tolerance * largest,
+                           "gradient[\(c),\(y),\(x)]")
+        }
+    }
+
+    func testObjectiveAndGradientMatchReference() throws { try checkObjective(algorithm: .direct) }
+
+    func testObjectiveAndGradientMatchReferenceWithWinograd() throws { try checkObjective(algorithm: .winograd) }
+}
