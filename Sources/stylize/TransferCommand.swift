@@ -47,8 +47,8 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "Weight of the total-variation (smoothness) term.")
     var tvWeight: Float = 1e-3
 
-    @Option(help: "Start from the content photo or from noise.")
-    var `init` = StartOption.content
+    @Option(name: .customLong("init"), help: "Start from the content photo or from noise.")
+    var start = StartOption.content
 
     @Option(help: "Seed for the noise start.")
     var seed: UInt64 = 0
@@ -114,7 +114,7 @@ struct TransferCommand: ParsableCommand {
             settings.optimizer = optimizer
             settings.learningRate = learningRate
             settings.lbfgsHistory = lbfgsHistory
-            settings.start = self.init == .noise ? .noise : .content
+            settings.start = start == .noise ? .noise : .content
             settings.seed = seed
 
             // Fail before minutes of work, not after them.

@@ -17,7 +17,7 @@ struct WeightsCommand: ParsableCommand {
     var path = false
 
     func run() throws {
-        let location = VGG19Weights.defaultLocation
+        let location = VGG19Weights.defaultFile()
         if path {
             print(location.path)
             return
