@@ -16,8 +16,13 @@ let package = Package(
     targets: [
         // oneDNN's C API. Debian ships no pkg-config file for it, so the module map links `dnnl` by name.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        // libpng and libjpeg-turbo, for reading and writing images.
-        .systemLibrary(name: "CImageCodecs", path: "Sources/CImageCodecs"),
+        // libpng and libjpeg-turbo, for reading and writing images. A C target rather than a module map,
+        // because both libraries report errors by longjmp, which has to be caught on the C side.
+        .target(
+            name: "CImageCodecs",
+            path: "Sources/CImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         .target(
             name: "Stylize",
             dependencies: [

@@ -1,4 +1,0 @@
-#include <stdio.h>
-#include <setjmp.h>
-#include <png.h>
-#include <jpeglib.h>
