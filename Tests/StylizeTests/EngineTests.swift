@@ -3,7 +3,7 @@ import XCTest
 
 /// Every engine layer's forward and backward against a naive double-precision loop (llm.c style).
 final class EngineTests: XCTestCase {
-    var random = SplitMix(seed: 7)
+    var random = SeededGenerator(seed: 7)
 
     func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
@@ -53,7 +53,7 @@ final class EngineTests: XCTestCase {
         plainGradient.load(outputGradient.scalars)
         try Reorder(from: plainGradient.descriptor, to: gradient.descriptor)(plainGradient, into: gradient)
         if relu { try ReLUBackward(layout: conv.destinationLayout)(output: output, gradient: gradient) }
-        let inputGradient = try Memory(conv.sourceLayout)
+        let inputGradient = try Memory(conv.inputGradientLayout())
         try conv.backwardData(gradient, into: inputGradient)
         try Reorder(from: inputGradient.descriptor, to: plainInput.descriptor)(inputGradient, into: plainInput)
         let (dW, dB) = try conv.backwardWeights(source: source, outputGradient: gradient)
@@ -153,21 +153,5 @@ final class EngineTests: XCTestCase {
         var expected = [Float]()
         for i in 0..<4 { for j in 0..<5 { expected.append((0..<6).map { a.scalars[i * 6 + $0] * b.scalars[j * 6 + $0] }.reduce(0, +)) } }
         assertClose(c, expected, relative: 1e-6, "gemm")
-    }
-}
-
-/// A small deterministic generator so that tests do not depend on the system's random source.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform(_ low: Float, _ high: Float) -> Float {
-        low + (high - low) * Float(next() >> 40) / Float(1 << 24)
     }
 }

@@ -23,7 +23,7 @@ final class ImageTests: XCTestCase {
 
     /// A test image whose values are arbitrary but fixed, integers in 0...255.
     private func patterned(width: Int, height: Int) -> Image {
-        var generator = SplitMix(seed: 42)
+        var generator = SeededGenerator(seed: 42)
         let pixels = (0..<(3 * width * height)).map { _ in Float(generator.next() % 256) }
         return Image(width: width, height: height, pixels: pixels)
     }
@@ -429,18 +429,5 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(blurred[0, 1, 0], 100 * kernel[0...3].reduce(0, +), accuracy: 1e-4)
         XCTAssertEqual(blurred[0, 1, 1], 100 * kernel[0...2].reduce(0, +), accuracy: 1e-4)
         XCTAssertEqual(blurred[0, 1, 4], 0, accuracy: 1e-6)
-    }
-}
-
-/// A small deterministic generator, so test images are the same on every run.
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

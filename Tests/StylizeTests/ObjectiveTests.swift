@@ -3,7 +3,7 @@ import XCTest
 
 /// The loss terms' gradients against central differences of their own values (in double precision sums).
 final class ObjectiveTests: XCTestCase {
-    var random = SplitMix(seed: 11)
+    var random = SeededGenerator(seed: 11)
 
     func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
         Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })

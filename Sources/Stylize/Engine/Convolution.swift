@@ -78,7 +78,11 @@ final class Convolution {
         try setParameters(weights: weights, bias: bias)
     }
 
-    var implementation: String { forwardPrimitive.implementation }
+    /// The kernels oneDNN picked for the forward and backward-data passes, e.g. "jit:avx512_core".
+    var implementation: String {
+        let backward = (try? backwardData.get().primitive.implementation) ?? "unavailable"
+        return "\(forwardPrimitive.implementation) / backward \(backward)"
+    }
 
     /// Replaces the weights and bias (plain [out, in, kh, kw] and [out]), e.g. after an optimiser step.
     func setParameters(weights: Tensor, bias: Tensor) throws {
@@ -87,6 +91,7 @@ final class Convolution {
         plain.load(weights.scalars)
         try Reorder(from: plain.descriptor, to: weightsLayout)(plain, into: self.weights)
         self.bias.load(bias.scalars)
+        backwardWeightsAreStale = true
     }
 
     func makeOutput() throws -> Memory { try Memory(destinationLayout) }
@@ -101,18 +106,37 @@ final class Convolution {
     // MARK: Backward to the input: dL/dsrc = conv_transpose(dL/d(conv output), W)
     // A fused ReLU's own backward is `ReLU.backward`, applied to the gradient before this.
 
-    private lazy var backwardDataPrimitive: Result<Primitive, Error> = Result {
-        var diffSrc = sourceLayout, wei = weightsLayout, diffDst = destinationLayout
+    /// The backward kernel may want the weights in another blocked order than the forward one (e.g. input and
+    /// output channel blocks swapped); it then gets its own copy, refreshed after `setParameters`.
+    private lazy var backwardData: Result<(primitive: Primitive, weights: Memory, reorder: Reorder?), Error> = Result {
+        // The input gradient's layout is left to oneDNN too: for a 3-channel image the jit kernels want it
+        // blocked where the forward pass took it plain.
+        var diffSrc = MemoryDescriptor.any(inputShape), wei = MemoryDescriptor.any(weightsShape)
+        var diffDst = destinationLayout
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         var desc = dnnl_convolution_desc_t()
         try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
                                                            strides, pad, pad), "convolution_backward_data_desc_init")
-        return try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
+        let primitive = try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
+        let layout = primitive.layout(dnnl_query_weights_md)
+        if layout.sameLayout(as: weightsLayout) { return (primitive, weights, nil) }
+        return (primitive, try Memory(layout), try Reorder(from: weightsLayout, to: layout))
+    }
+    private var backwardWeightsAreStale = true
+
+    /// The layout `backwardData` writes the input gradient in.
+    func inputGradientLayout() throws -> MemoryDescriptor {
+        try backwardData.get().primitive.layout(dnnl_query_diff_src_md)
     }
 
     func backwardData(_ outputGradient: Memory, into inputGradient: Memory) throws {
-        try backwardDataPrimitive.get().execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, weights),
-                                                 (STYLIZE_ARG_DIFF_SRC, inputGradient)])
+        let (primitive, backwardWeights, reorder) = try backwardData.get()
+        if backwardWeightsAreStale, let reorder {
+            reorder(weights, into: backwardWeights)
+        }
+        backwardWeightsAreStale = false
+        primitive.execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, backwardWeights),
+                           (STYLIZE_ARG_DIFF_SRC, inputGradient)])
     }
 
     // MARK: Backward to the parameters: dL/dW = sum over positions of src x dL/d(conv output), dL/db = sum of it

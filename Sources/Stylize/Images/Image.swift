@@ -59,3 +59,14 @@ public struct Image: Sendable, Equatable {
         return bytes
     }
 }
+
+extension Image {
+    /// The image as a tensor [3, H, W], RGB 0...255: what the networks take.
+    public var tensor: Tensor { Tensor(shape: [Image.channelCount, height, width], scalars: pixels) }
+
+    /// An RGB tensor [3, H, W] as an image (values are clamped only when written).
+    public init(_ tensor: Tensor) {
+        precondition(tensor.shape.count == 3 && tensor.shape[0] == Image.channelCount, "an image tensor is [3, H, W], not \(tensor.shape)")
+        self.init(width: tensor.shape[2], height: tensor.shape[1], pixels: tensor.scalars)
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reading and writing PNG and JPEG files.
 public enum ImageIO {
     /// Reads a PNG or JPEG file, recognised by its first bytes whatever its name.
@@ -45,6 +47,21 @@ public enum ImageIO {
             Codecs.removeFile(temporaryPath)
             throw ImageError.cannotWrite(path: path, reason: error.reason)
         }
+    }
+
+    /// Throws the error `write` would throw for a bad extension or an unwritable place, without writing
+    /// anything: long jobs call it first, so that they fail in a second rather than after their work.
+    public static func checkWritable(_ path: String) throws {
+        guard ImageFileFormat(forPath: path) != nil else { throw ImageError.unsupportedExtension(path: path) }
+        let probe = temporarySibling(of: path)
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            let directory = (path as NSString).deletingLastPathComponent
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory, isDirectory: &isDirectory)
+            throw ImageError.cannotWrite(path: path, reason: exists && isDirectory.boolValue
+                ? "the directory is not writable" : "the directory '\(directory)' does not exist")
+        }
+        Codecs.removeFile(probe)
     }
 
     /// A hidden name beside `path`: the same directory, hence the same file system, which rename

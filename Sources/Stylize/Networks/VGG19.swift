@@ -123,12 +123,18 @@ public final class VGG19Features {
         self.outputs = outputs
         self.gradients = try outputs.map { try Memory($0.descriptor) }
         self.layers = Array(VGG19.reluLayers[...depth])
+        for (index, stage) in stages.enumerated().dropFirst() {
+            if case .convolution(let convolution, _, let name) = stage,
+               try !convolution.inputGradientLayout().sameLayout(as: outputs[index - 1].descriptor) {
+                throw EngineError(description: "oneDNN chose different layouts below \(name) forward and backward")
+            }
+        }
         guard case .convolution(let first, _, _) = stages[0] else { fatalError("VGG19 starts with a convolution") }
         let plainInput = MemoryDescriptor.plain([1, 3, height, width])
         input = try Memory(first.sourceLayout)
-        inputGradient = try Memory(first.sourceLayout)
+        inputGradient = try Memory(first.inputGradientLayout())
         toNetworkInput = try Reorder(from: plainInput, to: first.sourceLayout)
-        fromNetworkInput = try Reorder(from: first.sourceLayout, to: plainInput)
+        fromNetworkInput = try Reorder(from: inputGradient.descriptor, to: plainInput)
     }
 
     /// Which oneDNN kernels run, for logs and benchmarks.
