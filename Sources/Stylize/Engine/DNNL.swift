@@ -20,14 +20,15 @@ func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
 public enum DNNL {
     nonisolated(unsafe) static let engine: dnnl_engine_t = {
         var engine: dnnl_engine_t?
-        precondition(dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success, "cannot create oneDNN's CPU engine")
+        let status = dnnl_engine_create(&engine, dnnl_cpu, 0)
+        precondition(status == dnnl_success, "cannot create oneDNN's CPU engine")
         return engine!
     }()
 
     nonisolated(unsafe) static let stream: dnnl_stream_t = {
         var stream: dnnl_stream_t?
-        precondition(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue) == dnnl_success,
-                     "cannot create oneDNN's stream")
+        let status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue)
+        precondition(status == dnnl_success, "cannot create oneDNN's stream")
         return stream!
     }()
 
