@@ -17,21 +17,8 @@ final class VGG19ReferenceTests: XCTestCase {
         return try! VGG19(parameters: VGG19Weights.load(from: location))
     }()
 
-    /// The reference's formula images, RGB 0...255 [3, 48, 64], x = column, y = row.
-    static func formulaImage(_ formula: String) -> Tensor {
-        let (h, w) = (48, 64)
-        var scalars = [Float](repeating: 0, count: 3 * h * w)
-        for c in 0..<3 { for y in 0..<h { for x in 0..<w {
-            let (X, Y, C) = (Double(x), Double(y), Double(c))
-            let value: Double
-            switch formula {
-            case "content": value = 127.5 + 127.5 * sin(0.11 * (X + 1) * (C + 1) + 0.07 * (Y + 1) * (3 - C))
-            case "style": value = 127.5 + 127.5 * cos(0.23 * X * (C + 2) - 0.19 * Y * (C + 1) + 0.5 * C)
-            default: value = 127.5 + 100 * sin(0.05 * X * Y / (C + 1) + 0.3 * C) + 20 * cos(0.9 * (X - Y))
-            }
-            scalars[(c * h + y) * w + x] = Float(value)
-        }}}
-        return Tensor(shape: [3, h, w], scalars: scalars)
+    static func formulaImage(_ name: String) -> Tensor {
+        FormulaImage(rawValue: name)!.tensor(height: 48, width: 64)
     }
 
     func assertRelative(_ actual: Double, _ expected: Double, _ tolerance: Double, _ what: String,
