@@ -7,10 +7,7 @@ struct TransferCommand: ParsableCommand {
         commandName: "transfer",
         abstract: "Paint a photo in the style of an image (Gatys et al. 2015), by optimisation.",
         discussion: """
-            Minimises content_weight * content + style_weight * style + tv_weight * tv over the output's pixels, with
-            VGG19 features (jcjohnson/neural-style's conventions). L-BFGS does one forward and one backward pass
-            per iteration and keeps --lbfgs-history past steps; Adam's step is --learning-rate (default 10, in
-            0-255 pixel units). Ctrl-C stops early and saves the current image.
+            Minimises content_weight * content + style_weight * style + tv_weight * tv over the output's pixels, with VGG19 features (jcjohnson/neural-style's conventions). L-BFGS does one forward and one backward pass per iteration and keeps --lbfgs-history past steps; Adam's step is --learning-rate (default 10, in 0-255 pixel units). Ctrl-C stops early and saves the current image.
             """
     )
 
