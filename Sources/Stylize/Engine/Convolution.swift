@@ -1,7 +1,9 @@
 import CDNNL
+import Synchronization
 
-/// Which convolution algorithm oneDNN runs. Winograd (F(4x4, 3x3)) trades a little precision for far
-/// fewer multiplications on 3x3 stride-1 layers.
+/// Which convolution algorithm oneDNN runs. Winograd (F(4x4, 3x3)) trades a little precision (about 1e-4
+/// relative) for far fewer multiplications on 3x3 stride-1 layers; `auto` measures both once per layer shape
+/// and keeps the faster (`Convolution.make`).
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case direct, winograd, auto
 
@@ -9,7 +11,7 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
         switch self {
         case .direct: dnnl_convolution_direct
         case .winograd: dnnl_convolution_winograd
-        case .auto: dnnl_convolution_auto
+        case .auto: preconditionFailure("auto is resolved by measuring, in Convolution.make")
         }
     }
 }
@@ -109,15 +111,20 @@ final class Convolution {
     /// The backward kernel may want the weights in another blocked order than the forward one (e.g. input and
     /// output channel blocks swapped); it then gets its own copy, refreshed after `setParameters`.
     private lazy var backwardData: Result<(primitive: Primitive, weights: Memory, reorder: Reorder?), Error> = Result {
-        // The input gradient's layout is left to oneDNN too: for a 3-channel image the jit kernels want it
-        // blocked where the forward pass took it plain.
-        var diffSrc = MemoryDescriptor.any(inputShape), wei = MemoryDescriptor.any(weightsShape)
-        var diffDst = destinationLayout
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
-        var desc = dnnl_convolution_desc_t()
-        try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
-                                                           strides, pad, pad), "convolution_backward_data_desc_init")
-        let primitive = try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
+        func make(inputGradientLayout: MemoryDescriptor) throws -> Primitive {
+            var diffSrc = inputGradientLayout, wei = MemoryDescriptor.any(weightsShape), diffDst = destinationLayout
+            var desc = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
+                                                               strides, pad, pad), "convolution_backward_data_desc_init")
+            return try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
+        }
+        // The input gradient in the input's own layout keeps the layers below free of reorders; but when only a
+        // slow reference kernel takes that layout (a 3-channel image in plain layout), oneDNN may choose.
+        var primitive = try make(inputGradientLayout: sourceLayout)
+        if primitive.implementation.hasPrefix("ref") {
+            primitive = try make(inputGradientLayout: .any(inputShape))
+        }
         let layout = primitive.layout(dnnl_query_weights_md)
         if layout.sameLayout(as: weightsLayout) { return (primitive, weights, nil) }
         return (primitive, try Memory(layout), try Reorder(from: weightsLayout, to: layout))
@@ -166,5 +173,46 @@ final class Convolution {
         toPlain(diffWeights, into: plain)
         return (Tensor(shape: weightsShape, scalars: plain.scalars()),
                 Tensor(shape: [weightsShape[0]], scalars: diffBias.scalars()))
+    }
+}
+
+extension Convolution {
+    /// The algorithms `auto` chose, by layer shape, for the life of the process.
+    private static let measuredChoices = Mutex<[String: ConvolutionAlgorithm]>([:])
+
+    /// A convolution with the given algorithm. `.auto` times the direct and the Winograd kernels on this shape
+    /// (forward plus backward-data, the work of one optimisation step; best of three runs) the first time the
+    /// shape is seen, and keeps the faster; Winograd is not built for every shape, and then direct it is.
+    static func make(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, fusedReLU: Bool,
+                     algorithm: ConvolutionAlgorithm, sourceLayout: MemoryDescriptor? = nil) throws -> Convolution {
+        func build(_ algorithm: ConvolutionAlgorithm) throws -> Convolution {
+            try Convolution(inputShape: inputShape, weights: weights, bias: bias, stride: stride, padding: padding,
+                            fusedReLU: fusedReLU, algorithm: algorithm, sourceLayout: sourceLayout)
+        }
+        guard algorithm == .auto else { return try build(algorithm) }
+        let key = "\(inputShape) \(weights.shape) \(stride) \(padding) \(sourceLayout?.shape ?? [])"
+        if let known = measuredChoices.withLock({ $0[key] }) { return try build(known) }
+        let direct = try build(.direct)
+        var choice = ConvolutionAlgorithm.direct
+        if let winograd = try? build(.winograd), try winograd.secondsPerStep() < direct.secondsPerStep() {
+            choice = .winograd
+        }
+        measuredChoices.withLock { $0[key] = choice }
+        return choice == .direct ? direct : try build(.winograd)
+    }
+
+    /// Best of three forward + backward-data passes on zeros.
+    private func secondsPerStep() throws -> Double {
+        let source = try Memory(sourceLayout), output = try makeOutput(), gradient = try Memory(inputGradientLayout())
+        source.fill(0)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            forward(source, into: output)
+            try backwardData(output, into: gradient)
+            let elapsed = ContinuousClock.now - start
+            best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        return best
     }
 }

@@ -23,3 +23,29 @@ final class ReLUBackward {
         primitive.execute([(STYLIZE_ARG_DST, output), (STYLIZE_ARG_DIFF_DST, gradient), (STYLIZE_ARG_DIFF_SRC, gradient)])
     }
 }
+
+/// ReLU's backward pass from a byte mask of where its output was positive. Keeping a byte per value instead
+/// of the float output lets the next layers overwrite the output, so VGG19 needs two activation buffers in
+/// all rather than one per layer. Elementwise, so it works in any layout, padding included.
+struct ReLUMask {
+    private var positive: [UInt8]
+
+    init(capacity: Int) { positive = [UInt8](repeating: 0, count: capacity) }
+
+    mutating func record(_ output: Memory) {
+        precondition(output.capacity == positive.count)
+        let values = output.pointer
+        positive.withUnsafeMutableBufferPointer { mask in
+            for i in 0..<mask.count { mask[i] = values[i] > 0 ? 1 : 0 }
+        }
+    }
+
+    /// dL/dx = dL/dy where y > 0, else 0, in place.
+    func apply(to gradient: Memory) {
+        precondition(gradient.capacity == positive.count)
+        let g = gradient.pointer
+        positive.withUnsafeBufferPointer { mask in
+            for i in 0..<mask.count { g[i] = mask[i] != 0 ? g[i] : 0 }
+        }
+    }
+}
