@@ -42,7 +42,7 @@ struct TransferBenchmark: ParsableCommand {
     func run() throws {
         guard let algorithm = ConvolutionAlgorithm(rawValue: convolution) else { throw ValidationError("unknown --convolution") }
         DNNL.setThreads(threads)
-        let vgg = try VGG19(parameters: VGG19Weights.load(from: VGG19Weights.ensureInstalled()))
+        let weights = try VGG19Weights.ensureInstalled()
         var settings = TransferSettings()
         settings.iterations = iterations
         settings.objective.algorithm = algorithm
@@ -51,7 +51,9 @@ struct TransferBenchmark: ParsableCommand {
         var steps: [Double] = []
         var implementations: [String] = []
         for _ in 0..<repeats {
-            let transfer = try StyleTransfer(vgg: vgg, content: content, style: style, settings: settings)
+            // Loaded per repeat and dropped once compiled, as `stylize transfer` does.
+            let transfer = try StyleTransfer(vgg: VGG19(parameters: VGG19Weights.load(from: weights)), content: content,
+                                             style: style, settings: settings)
             implementations = transfer.objective.implementations
             var marks: [Double] = []
             _ = try transfer.run { progress in

@@ -118,9 +118,9 @@ struct TransferCommand: ParsableCommand {
             try ImageIO.checkWritable(output)
             let contentImage = try ImageIO.read(content, maxPixels: maxPixels).resized(longSide: size)
             let styleImage = try ImageIO.read(style, maxPixels: maxPixels).resized(longSide: size)
-            let vgg = try loadVGG19(weights)
-            let transfer = try StyleTransfer(vgg: vgg, content: contentImage.tensor, style: styleImage.tensor,
-                                             settings: settings)
+            // The plain VGG19 weights are a temporary: once the network is compiled they would be 80 MB of nothing.
+            let transfer = try StyleTransfer(vgg: loadVGG19(weights), content: contentImage.tensor,
+                                             style: styleImage.tensor, settings: settings)
             let logFile = try log.map(JSONLinesLog.init)
             var bar = ProgressBar(total: iterations, quiet: quiet)
             catchInterrupts()

@@ -108,9 +108,11 @@ final class Convolution {
     // MARK: Backward to the input: dL/dsrc = conv_transpose(dL/d(conv output), W)
     // A fused ReLU's own backward is `ReLU.backward`, applied to the gradient before this.
 
-    /// The backward kernel may want the weights in another blocked order than the forward one (e.g. input and
-    /// output channel blocks swapped); it then gets its own copy, refreshed after `setParameters`.
-    private lazy var backwardData: Result<(primitive: Primitive, weights: Memory, reorder: Reorder?), Error> = Result {
+    /// The backward kernel may want the weights in another blocked order than the forward one (input and output
+    /// channel blocks swapped); it then works on a reordered copy, refreshed after `setParameters`, or reordered
+    /// afresh each pass into a buffer that all layers share (`shareBackwardWeights`), which saves a whole copy of
+    /// the network's weights for one reorder per pass.
+    private lazy var backwardData: Result<(primitive: Primitive, reorder: Reorder?), Error> = Result {
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         func make(inputGradientLayout: MemoryDescriptor) throws -> Primitive {
             var diffSrc = inputGradientLayout, wei = MemoryDescriptor.any(weightsShape), diffDst = destinationLayout
@@ -126,23 +128,41 @@ final class Convolution {
             primitive = try make(inputGradientLayout: .any(inputShape))
         }
         let layout = primitive.layout(dnnl_query_weights_md)
-        if layout.sameLayout(as: weightsLayout) { return (primitive, weights, nil) }
-        return (primitive, try Memory(layout), try Reorder(from: weightsLayout, to: layout))
+        return (primitive, layout.sameLayout(as: weightsLayout) ? nil : try Reorder(from: weightsLayout, to: layout))
     }
+    private var backwardWeights: Memory?
     private var backwardWeightsAreStale = true
+    private var backwardWeightsAreShared = false
 
     /// The layout `backwardData` writes the input gradient in.
     func inputGradientLayout() throws -> MemoryDescriptor {
         try backwardData.get().primitive.layout(dnnl_query_diff_src_md)
     }
 
+    /// Bytes of the backward pass's own copy of the weights; 0 when it reads the forward weights.
+    func backwardWeightsByteCount() throws -> Int {
+        let (primitive, reorder) = try backwardData.get()
+        return reorder == nil ? 0 : primitive.layout(dnnl_query_weights_md).byteCount
+    }
+
+    /// Keeps the backward weights in `buffer` (at least `backwardWeightsByteCount()` bytes), reordered each pass.
+    func shareBackwardWeights(_ buffer: Buffer) throws {
+        let (primitive, reorder) = try backwardData.get()
+        guard reorder != nil else { return }
+        backwardWeights = try Memory(primitive.layout(dnnl_query_weights_md), in: buffer)
+        backwardWeightsAreShared = true
+    }
+
     func backwardData(_ outputGradient: Memory, into inputGradient: Memory) throws {
-        let (primitive, backwardWeights, reorder) = try backwardData.get()
-        if backwardWeightsAreStale, let reorder {
-            reorder(weights, into: backwardWeights)
+        let (primitive, reorder) = try backwardData.get()
+        var weightsForBackward = weights
+        if let reorder {
+            if backwardWeights == nil { backwardWeights = try Memory(primitive.layout(dnnl_query_weights_md)) }
+            if backwardWeightsAreStale || backwardWeightsAreShared { reorder(weights, into: backwardWeights!) }
+            backwardWeightsAreStale = false
+            weightsForBackward = backwardWeights!
         }
-        backwardWeightsAreStale = false
-        primitive.execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, backwardWeights),
+        primitive.execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, weightsForBackward),
                            (STYLIZE_ARG_DIFF_SRC, inputGradient)])
     }
 

@@ -24,28 +24,39 @@ final class ReLUBackward {
     }
 }
 
-/// ReLU's backward pass from a byte mask of where its output was positive. Keeping a byte per value instead
+/// ReLU's backward pass from a bit mask of where its output was positive. Keeping a bit per value instead
 /// of the float output lets the next layers overwrite the output, so VGG19 needs two activation buffers in
 /// all rather than one per layer. Elementwise, so it works in any layout, padding included.
 struct ReLUMask {
     private var positive: [UInt8]
+    let capacity: Int
 
-    init(capacity: Int) { positive = [UInt8](repeating: 0, count: capacity) }
+    init(capacity: Int) {
+        self.capacity = capacity
+        positive = [UInt8](repeating: 0, count: (capacity + 7) / 8)
+    }
 
     mutating func record(_ output: Memory) {
-        precondition(output.capacity == positive.count)
-        let values = output.pointer
-        positive.withUnsafeMutableBufferPointer { mask in
-            for i in 0..<mask.count { mask[i] = values[i] > 0 ? 1 : 0 }
+        precondition(output.capacity == capacity)
+        let values = output.pointer, count = capacity
+        positive.withUnsafeMutableBufferPointer { bits in
+            for byte in 0..<bits.count {
+                var packed: UInt8 = 0
+                for bit in 0..<8 where byte * 8 + bit < count && values[byte * 8 + bit] > 0 { packed |= 1 << bit }
+                bits[byte] = packed
+            }
         }
     }
 
     /// dL/dx = dL/dy where y > 0, else 0, in place.
     func apply(to gradient: Memory) {
-        precondition(gradient.capacity == positive.count)
-        let g = gradient.pointer
-        positive.withUnsafeBufferPointer { mask in
-            for i in 0..<mask.count { g[i] = mask[i] != 0 ? g[i] : 0 }
+        precondition(gradient.capacity == capacity)
+        let g = gradient.pointer, count = capacity
+        positive.withUnsafeBufferPointer { bits in
+            for byte in 0..<bits.count {
+                let packed = bits[byte]
+                for bit in 0..<8 where byte * 8 + bit < count && packed & (1 << bit) == 0 { g[byte * 8 + bit] = 0 }
+            }
         }
     }
 }

@@ -143,6 +143,11 @@ public final class VGG19Features {
         }
         let largest = layouts.map(\.byteCount).max()!
         let buffers = [Buffer(byteCount: largest), Buffer(byteCount: largest)]
+        // One buffer for every layer's backward-ordered weights, instead of a second copy of the network.
+        var convolutions: [Convolution] = []
+        for case .convolution(let convolution, _) in stages { convolutions.append(convolution) }
+        let backwardWeights = Buffer(byteCount: try convolutions.map { try $0.backwardWeightsByteCount() }.max() ?? 0)
+        for convolution in convolutions { try convolution.shareBackwardWeights(backwardWeights) }
         outputs = try stages.indices.map { try Memory(layouts[$0 + 2], in: buffers[($0 + 1) % 2]) }
         input = try Memory(first.sourceLayout, in: buffers[0])
         inputGradient = try Memory(layouts[1], in: buffers[0])
