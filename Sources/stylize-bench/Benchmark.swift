@@ -11,7 +11,7 @@ struct Benchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stylize-bench",
         abstract: "Time stylize's work; prints JSON.",
-        subcommands: [TransferBenchmark.self]
+        subcommands: [TransferBenchmark.self, LBFGSBenchmark.self]
     )
 }
 
@@ -79,4 +79,35 @@ func median(_ values: [Double]) -> Double {
     guard !values.isEmpty else { return .nan }
     let sorted = values.sorted()
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+struct LBFGSBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lbfgs",
+        abstract: "Seconds per L-BFGS step with a full history, on an image-sized vector (the optimiser's own cost)."
+    )
+
+    @Option(help: "Image side in pixels (the vector has 3 x size x size values).")
+    var size = 512
+
+    @Option(help: "History length.")
+    var history = 100
+
+    func run() throws {
+        var random = SeededGenerator(seed: 1)
+        let count = 3 * size * size
+        var x = (0..<count).map { _ in random.uniform(-1, 1) }
+        var optimizer = LBFGS(history: history)
+        // A convex quadratic with varied curvature, so every pair is kept.
+        let curvature = (0..<count).map { _ in random.uniform(0.5, 2) }
+        var times: [Double] = []
+        for step in 0..<(history + 5) {
+            let gradient = zip(curvature, x).map { $0 * $1 }
+            let start = ContinuousClock.now
+            optimizer.step(&x, gradient: gradient)
+            let elapsed = ContinuousClock.now - start
+            if step >= history { times.append(Double(elapsed.components.attoseconds) * 1e-18 + Double(elapsed.components.seconds)) }
+        }
+        print("{\"tool\":\"stylize\",\"lbfgs_history\":\(history),\"size\":\(size),\"median_seconds_per_step\":\(median(times))}")
+    }
 }
