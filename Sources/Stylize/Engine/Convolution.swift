@@ -61,16 +61,10 @@ final class Convolution {
         var desc = dnnl_convolution_desc_t()
         try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm.dnnl, &src, &wei, &bia,
                                                      &dst, strides, pad, pad), "convolution_forward_desc_init")
-        var attributes: dnnl_primitive_attr_t?
-        try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        if fusedReLU {
-            var postOps: dnnl_post_ops_t?
-            try check(dnnl_post_ops_create(&postOps), "post_ops_create")
-            defer { dnnl_post_ops_destroy(postOps) }
-            try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise")
-            try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
+        let attributes = try makeAttributes { postOps in
+            if fusedReLU { try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise") }
         }
+        defer { dnnl_primitive_attr_destroy(attributes) }
         forwardPrimitive = try Primitive(desc, attributes: attributes, name: "convolution \(algorithm)")
         self.sourceLayout = forwardPrimitive.layout(dnnl_query_src_md)
         destinationLayout = forwardPrimitive.layout(dnnl_query_dst_md)

@@ -228,16 +228,10 @@ final class Reorder {
 
     init(from source: MemoryDescriptor, to destination: MemoryDescriptor, accumulate: Bool = false) throws {
         var src = source, dst = destination
-        var attributes: dnnl_primitive_attr_t?
-        try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        if accumulate {
-            var postOps: dnnl_post_ops_t?
-            try check(dnnl_post_ops_create(&postOps), "post_ops_create")
-            defer { dnnl_post_ops_destroy(postOps) }
-            try check(dnnl_post_ops_append_sum(postOps, 1), "post_ops_append_sum")
-            try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
+        let attributes = try makeAttributes { postOps in
+            if accumulate { try check(dnnl_post_ops_append_sum(postOps, 1), "post_ops_append_sum") }
         }
+        defer { dnnl_primitive_attr_destroy(attributes) }
         var pd: dnnl_primitive_desc_t?
         try check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.engine, &dst, DNNL.engine, attributes),
                   "reorder_primitive_desc_create")
@@ -252,4 +246,17 @@ final class Reorder {
 /// The dims arrays oneDNN's descriptor functions take (a C array of DNNL_MAX_NDIMS int64s).
 func dnnlDims(_ values: [Int]) -> [Int64] {
     values.map { Int64($0) } + [Int64](repeating: 0, count: 12 - values.count)
+}
+
+/// Primitive attributes carrying the post-ops `append` adds (a fused ReLU, an accumulation); the caller
+/// destroys them once the primitive descriptor is made.
+func makeAttributes(_ append: (dnnl_post_ops_t) throws -> Void) throws -> dnnl_primitive_attr_t {
+    var attributes: dnnl_primitive_attr_t?
+    try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
+    var postOps: dnnl_post_ops_t?
+    try check(dnnl_post_ops_create(&postOps), "post_ops_create")
+    defer { dnnl_post_ops_destroy(postOps) }
+    try append(postOps!)
+    try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
+    return attributes!
 }

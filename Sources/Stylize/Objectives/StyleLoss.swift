@@ -13,15 +13,7 @@ public struct StyleLoss: Sendable {
     public func callAsFunction(_ features: Tensor) -> (loss: Double, gradient: Tensor) {
         let gram = GramMatrix.of(features)
         precondition(gram.shape == target.shape, "style Gram \(gram.shape) vs target \(target.shape)")
-        let scale = 2 * weight / Float(gram.count)
-        var sum = 0.0
-        var gramGradient = [Float](repeating: 0, count: gram.count)
-        for i in 0..<gram.count {
-            let difference = gram.scalars[i] - target.scalars[i]
-            sum += Double(difference * difference)
-            gramGradient[i] = scale * difference
-        }
-        let loss = Double(weight) * sum / Double(gram.count)
-        return (loss, GramMatrix.backward(Tensor(shape: gram.shape, scalars: gramGradient), features: features))
+        let (loss, gramGradient) = meanSquaredError(gram, target, weight: weight)
+        return (loss, GramMatrix.backward(gramGradient, features: features))
     }
 }
