@@ -36,12 +36,13 @@ struct TransferBenchmark: ParsableCommand {
     @Option(help: "Threads.")
     var threads = 2
 
-    @Option(help: "Convolution algorithm.")
-    var convolution = "direct"
+    @Option(help: "Convolution algorithm: direct, winograd or auto (measured once per shape, as `transfer` does).")
+    var convolution = "auto"
 
     func run() throws {
         guard let algorithm = ConvolutionAlgorithm(rawValue: convolution) else { throw ValidationError("unknown --convolution") }
         DNNL.setThreads(threads)
+        MeasuredAlgorithms.keep(in: VGG19Weights.cacheDirectory().appendingPathComponent("convolution-choices.json"))
         let weights = try VGG19Weights.ensureInstalled()
         var settings = TransferSettings()
         settings.iterations = iterations

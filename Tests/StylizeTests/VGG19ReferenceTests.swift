@@ -38,7 +38,7 @@ final class VGG19ReferenceTests: XCTestCase {
         }
     }
 
-    /// float32 direct convolution agrees to 1e-4; Winograd trades some precision, and is held to 1e-3.
+    /// float32 direct convolution agrees to 1e-4; Winograd (also a possible choice of auto) to 1e-3.
     func allowedError(_ algorithm: ConvolutionAlgorithm) -> Double { algorithm == .direct ? 1e-4 : 1e-3 }
 
     func checkLayers(_ key: String, pooling: PoolingKind, algorithm: ConvolutionAlgorithm = .direct) throws {
@@ -105,4 +105,15 @@ final class VGG19ReferenceTests: XCTestCase {
     func testObjectiveAndGradientMatchReference() throws { try checkObjective(algorithm: .direct) }
 
     func testObjectiveAndGradientMatchReferenceWithWinograd() throws { try checkObjective(algorithm: .winograd) }
+
+    /// The default: each layer's algorithm measured on this machine, then remembered in a file.
+    func testObjectiveAndGradientMatchReferenceWithMeasuredChoices() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("choices-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        MeasuredAlgorithms.keep(in: file)
+        try checkObjective(algorithm: .auto)
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: String]
+        XCTAssertGreaterThanOrEqual(saved.count, 8, "one choice per convolution shape")
+        XCTAssertTrue(saved.values.allSatisfy { ["direct", "winograd"].contains($0) }, "\(saved)")
+    }
 }

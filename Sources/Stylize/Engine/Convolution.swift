@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 import Synchronization
 
 /// Which convolution algorithm oneDNN runs. Winograd (F(4x4, 3x3)) trades a little precision (about 1e-4
@@ -191,12 +192,10 @@ final class Convolution {
 }
 
 extension Convolution {
-    /// The algorithms `auto` chose, by layer shape, for the life of the process.
-    private static let measuredChoices = Mutex<[String: ConvolutionAlgorithm]>([:])
-
     /// A convolution with the given algorithm. `.auto` times the direct and the Winograd kernels on this shape
     /// (forward plus backward-data, the work of one optimisation step; best of three runs) the first time the
-    /// shape is seen, and keeps the faster; Winograd is not built for every shape, and then direct it is.
+    /// shape is seen, and keeps Winograd only where it is clearly faster (by 10%: its transformed weights take
+    /// four times the memory). Winograd is not built for every shape, and then direct it is.
     static func make(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, fusedReLU: Bool,
                      algorithm: ConvolutionAlgorithm, sourceLayout: MemoryDescriptor? = nil) throws -> Convolution {
         func build(_ algorithm: ConvolutionAlgorithm) throws -> Convolution {
@@ -204,14 +203,14 @@ extension Convolution {
                             fusedReLU: fusedReLU, algorithm: algorithm, sourceLayout: sourceLayout)
         }
         guard algorithm == .auto else { return try build(algorithm) }
-        let key = "\(inputShape) \(weights.shape) \(stride) \(padding) \(sourceLayout?.shape ?? [])"
-        if let known = measuredChoices.withLock({ $0[key] }) { return try build(known) }
+        let key = "\(inputShape) \(weights.shape) s\(stride) p\(padding) \(sourceLayout?.shape ?? [])"
+        if let known = MeasuredAlgorithms.lookup(key) { return try build(known) }
         let direct = try build(.direct)
         var choice = ConvolutionAlgorithm.direct
-        if let winograd = try? build(.winograd), try winograd.secondsPerStep() < direct.secondsPerStep() {
+        if let winograd = try? build(.winograd), try winograd.secondsPerStep() < 0.9 * direct.secondsPerStep() {
             choice = .winograd
         }
-        measuredChoices.withLock { $0[key] = choice }
+        MeasuredAlgorithms.record(key, choice)
         return choice == .direct ? direct : try build(.winograd)
     }
 
@@ -228,5 +227,37 @@ extension Convolution {
             best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }
         return best
+    }
+}
+
+/// What `auto` measured, by layer shape, thread count and instruction set, for the life of the process, and
+/// between runs in a small JSON file once `keep(in:)` names one: measuring costs a few iterations' time.
+public enum MeasuredAlgorithms {
+    private static let state = Mutex<(file: URL?, choices: [String: String])>((nil, [:]))
+
+    /// Loads earlier measurements from `file` (if it is there) and saves new ones to it.
+    public static func keep(in file: URL) {
+        let saved = (try? Data(contentsOf: file)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: String] }
+        state.withLock { $0 = (file, (saved ?? [:]).merging($0.choices) { _, new in new }) }
+    }
+
+    private static func context(_ key: String) -> String {
+        "\(key) t\(DNNL.threads) isa\(dnnl_get_effective_cpu_isa().rawValue)"
+    }
+
+    static func lookup(_ key: String) -> ConvolutionAlgorithm? {
+        state.withLock { $0.choices[context(key)] }.flatMap(ConvolutionAlgorithm.init(rawValue:))
+    }
+
+    static func record(_ key: String, _ choice: ConvolutionAlgorithm) {
+        let (file, choices) = state.withLock { state -> (URL?, [String: String]) in
+            state.choices[context(key)] = choice.rawValue
+            return state
+        }
+        guard let file, let data = try? JSONSerialization.data(withJSONObject: choices, options: [.sortedKeys, .prettyPrinted]) else { return }
+        // A lost race between two processes only costs a measurement; a half-written file is never read.
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if (try? data.write(to: temporary)) != nil { _ = rename(temporary.path, file.path) }
     }
 }

@@ -17,7 +17,7 @@ public struct ObjectiveSettings: Sendable {
     public var contentLayers: [WeightedLayer] = [WeightedLayer("relu4_2")]
     public var styleLayers: [WeightedLayer] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"].map { WeightedLayer($0) }
     public var pooling: PoolingKind = .max
-    public var algorithm: ConvolutionAlgorithm = .direct
+    public var algorithm: ConvolutionAlgorithm = .auto
 
     public init() {}
 
