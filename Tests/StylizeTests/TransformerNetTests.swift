@@ -63,3 +63,36 @@ final class TransformerNetTests: XCTestCase {
         XCTAssertThrowsError(try CompiledTransformerNet(try TransformerNet(width: 0.125, seed: 1), height: 10, width: 12))
     }
 }
+
+/// The whole network against PyTorch's autograd (scripts/transformer_net.py fixture, computed in float64): the same
+/// parameters and input must give the same output, and the same output gradient the same parameter gradients.
+final class TransformerNetTorchTests: XCTestCase {
+    func testForwardAndBackwardAgreeWithPyTorch() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../Fixtures/transformer-net-torch.safetensors").standardized
+        let fixture = try SafetensorsFile(contentsOf: url)
+        let width = try XCTUnwrap(fixture.metadata["width"].flatMap(Float.init))
+        var parameters: [String: Tensor] = [:]
+        for (name, tensor) in fixture.tensors where name.hasPrefix("parameter.") {
+            parameters[String(name.dropFirst("parameter.".count))] = tensor
+        }
+        let input = try XCTUnwrap(fixture.tensors["input"])
+        let network = try TransformerNet(width: width, parameters: parameters)
+        let compiled = try CompiledTransformerNet(network, height: input.shape[1], width: input.shape[2])
+        let output = compiled.forward(input)
+        assertClose(output, try XCTUnwrap(fixture.tensors["output"]), relative: 1e-4, "output")
+        let gradients = try compiled.backward(try XCTUnwrap(fixture.tensors["output_gradient"]))
+        for name in parameters.keys.sorted() {
+            // Biases just before an instance normalisation have a zero gradient (the mean is subtracted right after);
+            // both sides give rounding noise there, compared against a floor.
+            assertClose(try XCTUnwrap(gradients[name]), try XCTUnwrap(fixture.tensors["gradient." + name]), relative: 2e-3, name)
+        }
+    }
+
+    func assertClose(_ a: Tensor, _ b: Tensor, relative: Float, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.shape, b.shape, name, file: file, line: line)
+        let scale = max(b.scalars.map(abs).max() ?? 0, 1e-2)
+        let worst = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst / scale, relative, "\(name): worst difference \(worst) at scale \(scale)", file: file, line: line)
+    }
+}
