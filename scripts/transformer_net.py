@@ -8,7 +8,7 @@ parameter names, and a channel multiplier `width`.
         Writes a tiny network's parameters, an input, an output gradient, and torch's output and gradients,
         for Tests/StylizeTests (the Swift network must agree with autograd).
 """
-import argparse, json, struct, sys, time
+import argparse, json, math, struct, sys, time
 
 import numpy as np
 import torch
@@ -16,7 +16,8 @@ from torch import nn
 
 
 def channels(width):
-    return [max(1, int(round(c * width))) for c in (32, 64, 128)]
+    # Multiples of 16, as TransformerNet.channels(width:) rounds them (Swift rounds halves away from zero).
+    return [16 * max(1, int(math.floor(c * width / 16 + 0.5))) for c in (32, 64, 128)]
 
 
 class ConvLayer(nn.Module):

@@ -16,7 +16,8 @@ final class TransformerNetTests: XCTestCase {
         XCTAssertEqual(net.parameters["deconv3.conv2d.weight"]?.shape, [3, 32, 9, 9])
         XCTAssertEqual(net.parameters.count, 3 * 4 + 5 * 8 + 2 * 4 + 2)
         XCTAssertEqual(net.parameters.values.map(\.count).reduce(0, +), 1_679_235)  // PyTorch's TransformerNet
-        XCTAssertEqual(TransformerNet.channels(width: 0.25), [8, 16, 32])
+        XCTAssertEqual(TransformerNet.channels(width: 0.25), [16, 16, 32])
+        XCTAssertEqual(TransformerNet.channels(width: 0.375), [16, 32, 48])
         var wrong = net.parameters
         wrong["in1.weight"] = Tensor(zeros: [31])
         XCTAssertThrowsError(try TransformerNet(width: 1, parameters: wrong))

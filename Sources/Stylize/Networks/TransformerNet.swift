@@ -11,7 +11,7 @@ public struct TransformerNet: Sendable {
     /// The value of the model file's "architecture" field.
     public static let architecture = "johnson2016-instancenorm-nearest-zeropad"
 
-    /// Multiplies the channel counts 32, 64 and 128: 1 is the paper's network; 0.5 has a quarter of the work.
+    /// Multiplies the channel counts 32, 64 and 128: 1 is the paper's network; 0.5 has about a quarter of its work.
     public let width: Float
     /// Channels after the first convolution, after the first downsampling, and in the residual blocks.
     public let channels: [Int]
@@ -20,8 +20,10 @@ public struct TransformerNet: Sendable {
 
     public static let residualBlocks = 5
 
+    /// The channel counts for a width, rounded to multiples of 16: oneDNN's AVX-512 kernels work on blocks of 16
+    /// channels, and for other counts it falls back to reference loops a hundred times slower.
     public static func channels(width: Float) -> [Int] {
-        [32, 64, 128].map { max(1, Int((Float($0) * width).rounded())) }
+        [32, 64, 128].map { 16 * max(1, Int((Float($0) * width / 16).rounded())) }
     }
 
     /// A network with given parameters, checked against the shapes the width implies.
