@@ -28,6 +28,9 @@ struct ApplyCommand: ParsableCommand {
     @Option(help: "Resize each image to this long side first (default: keep its size).")
     var size: Int?
 
+    @Option(help: "Pixels of mirrored photo added on every side and cropped off again, which keeps the frame the network draws along its borders out of the picture.")
+    var margin = FeedForwardStylizer.defaultMargin
+
     @Option(help: "Threads for the math (default: all cores).")
     var threads: Int?
 
@@ -40,6 +43,7 @@ struct ApplyCommand: ParsableCommand {
     func validate() throws {
         guard (output == nil) != (outputDir == nil) else { throw ValidationError("give either -o OUT or --output-dir DIR") }
         if let size, size <= 0 { throw ValidationError("--size must be positive") }
+        guard margin >= 0 else { throw ValidationError("--margin cannot be negative") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
     }
 
@@ -56,7 +60,7 @@ struct ApplyCommand: ParsableCommand {
                     throw ValidationError("the output folder \(outputDir) does not exist")
                 }
             }
-            let stylizer = FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network)
+            let stylizer = FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network, margin: margin)
             for file in files {
                 let destination = output ?? URL(fileURLWithPath: outputDir!).appendingPathComponent(
                     URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".png").path

@@ -119,8 +119,10 @@ final class FeedForwardTrainingTests: XCTestCase {
             let result = try stylizer.stylize(picture(width: width, height: height, phase: 0))
             XCTAssertEqual([result.width, result.height], [width, height])
         }
-        // Mirroring without repeating the edge: columns 0 1 2 -> 0 1 2 1.
-        let padded = FeedForwardStylizer.mirrorPadded(Tensor(shape: [3, 1, 3], scalars: [0, 1, 2, 3, 4, 5, 6, 7, 8]), height: 2, width: 4)
-        XCTAssertEqual(padded.scalars, [0, 1, 2, 1, 0, 1, 2, 1, 3, 4, 5, 4, 3, 4, 5, 4, 6, 7, 8, 7, 6, 7, 8, 7])
+        // Mirroring without repeating the edge: columns 0 1 2 with 2 on the left and 3 on the right -> 2 1 0 1 2 1 0 1.
+        let line = Tensor(shape: [3, 1, 3], scalars: [0, 1, 2, 10, 11, 12, 20, 21, 22])
+        let padded = FeedForwardStylizer.mirrorPadded(line, top: 0, left: 2, height: 1, width: 8)
+        XCTAssertEqual(padded.scalars, [2, 1, 0, 1, 2, 1, 0, 1, 12, 11, 10, 11, 12, 11, 10, 11, 22, 21, 20, 21, 22, 21, 20, 21])
+        XCTAssertEqual(FeedForwardStylizer.cropped(padded, top: 0, left: 2, height: 1, width: 3), line)
     }
 }

@@ -42,7 +42,9 @@ public struct TransformerNet: Sendable {
     }
 
     /// A fresh network: PyTorch's default initialisation (weights and biases uniform in ±1/√fan-in; instance
-    /// normalisation's scale 1 and shift 0).
+    /// normalisation's scale 1 and shift 0), except the last bias, which starts at mid-grey (127.5): the output is on
+    /// the 0...255 scale, and with Adam's small steps a network starting near black spends its first hundred steps
+    /// learning the brightness of photos instead of the style.
     public init(width: Float, seed: UInt64) throws {
         var random = SeededGenerator(seed: seed)
         var parameters: [String: Tensor] = [:]
@@ -55,7 +57,7 @@ public struct TransformerNet: Sendable {
             } else {
                 values = [Float](repeating: name.hasSuffix(".weight") ? 1 : 0, count: count)
             }
-            parameters[name] = Tensor(shape: shape, scalars: values)
+            parameters[name] = Tensor(shape: shape, scalars: name == "deconv3.conv2d.bias" ? values.map { $0 + 127.5 } : values)
         }
         try self.init(width: width, parameters: parameters)
     }
