@@ -68,7 +68,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "The checkpoint file (default: the model's name with .checkpoint.safetensors).")
     var checkpoint: String?
 
-    @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow).")
+    @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow, --lr may change).")
     var resume = false
 
     @Option(help: "A photo to stylize at every checkpoint, written beside the model as NAME-preview.png.")

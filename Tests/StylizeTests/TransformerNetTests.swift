@@ -23,11 +23,12 @@ final class TransformerNetTests: XCTestCase {
         XCTAssertThrowsError(try TransformerNet(width: 1, parameters: wrong))
     }
 
-    /// The gradient of L = Σ out · G with respect to the last layers' parameters, along a random direction, against
-    /// central differences of L through the network's own (float32) forward pass. Deeper parameters sit behind
-    /// dozens of ReLU kinks and instance normalisations of a few pixels, where float32 central differences do not
-    /// settle (they drift by tens of percent as ε shrinks); those are checked against PyTorch's autograd instead.
-    func testBackwardMatchesFiniteDifferencesForEveryParameter() throws {
+    /// The gradient of L = Σ out · G with respect to the last layer's parameters, along a random direction, against
+    /// central differences of L through the network's own (float32) forward pass: this checks the wiring of the
+    /// backward pass from the outside. Deeper parameters sit behind ReLU kinks and instance normalisations of a few
+    /// pixels, where float32 central differences do not settle (they drift by tens of percent as ε shrinks); every
+    /// parameter is checked against PyTorch's autograd instead (`TransformerNetTorchTests`).
+    func testLastLayerGradientsMatchFiniteDifferences() throws {
         var net = try TransformerNet(width: 0.125, seed: 3)
         let compiled = try CompiledTransformerNet(net, height: 8, width: 12)
         let image = randomTensor([3, 8, 12]).scalars.map { $0 + 1 }
@@ -41,7 +42,7 @@ final class TransformerNetTests: XCTestCase {
             zip(compiled.forward(x).scalars, g.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
         }
         let epsilon: Float = 1e-3
-        for name in ["deconv3.conv2d.weight", "deconv3.conv2d.bias", "in5.weight", "in5.bias", "in4.weight"] {
+        for name in ["deconv3.conv2d.weight", "deconv3.conv2d.bias"] {
             let p = net.parameters[name]!
             let direction = randomTensor(p.shape)
             var moved = net.parameters

@@ -106,15 +106,18 @@ public final class FeedForwardTraining {
         self.photos = photos
         objective = try settings.objective()
         if let checkpoint {
-            // Only the number of steps may change on resume (to train longer); anything else would not continue the run.
+            // Only the number of steps (to train longer) and the learning rate (to lower it by hand for the last
+            // steps) may change on resume; anything else would not continue the run.
             var saved = checkpoint.settings
             saved.steps = settings.steps
+            saved.learningRate = settings.learningRate
             guard saved == settings else {
                 throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(checkpoint.settings.json())")
             }
             self.network = checkpoint.network
             step = checkpoint.step
             adam = checkpoint.optimizer
+            adam.learningRate = settings.learningRate
         } else {
             self.network = try TransformerNet(width: settings.width, seed: settings.seed)
             adam = Adam(learningRate: settings.learningRate)
