@@ -2,13 +2,14 @@
 # `stylize apply` against the same network in PyTorch (scripts/transformer_net.py, same weights), in one run:
 # the forward pass on a SIZE x SIZE image with THREADS threads, median of REPEATS runs after a first (warm-up) one,
 # and the wall time of a whole `stylize apply` process (start, model load, read, stylize, write) for one photo.
-#   usage: scripts/benchmark-apply.sh [MODEL (file or bundled name)] [SIZE] [THREADS] [REPEATS]
+#   usage: [STYLIZE_SCRATCH_PATH=.build] scripts/benchmark-apply.sh [MODEL (file or bundled name)] [SIZE] [THREADS] [REPEATS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-starry-night}; size=${2:-1024}; threads=${3:-2}; repeats=${4:-5}
 py=$(scripts/torch-venv.sh)
-swift build -c release --product stylize >/dev/null
-stylize=.build/release/stylize
+scratch=${STYLIZE_SCRATCH_PATH:-.build}  # e.g. .build-ff, to reuse another build folder
+swift build -c release --scratch-path "$scratch" --product stylize >/dev/null
+stylize=$scratch/release/stylize
 [ -f "$model" ] || model=$(STYLIZE_MODELS=${STYLIZE_MODELS:-models} "$stylize" models | awk -v n="$model" '$1 == n {print $NF}')
 [ -n "$model" ] || { echo "benchmark-apply: no model named ${1:-starry-night}" >&2; exit 1; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT

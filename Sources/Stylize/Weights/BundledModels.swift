@@ -3,13 +3,21 @@ import Foundation
 /// The style models that ship with stylize, in the repository's `models/` folder, found by name
 /// (`starry-night` is `models/starry-night.safetensors`).
 public enum BundledModels {
-    /// Where to look, in order: $STYLIZE_MODELS, the checkout's `models/` above a SwiftPM build
-    /// (`.build/release/stylize`), `share/stylize/models` beside an installed `bin/`, and `./models`.
+    /// Where to look, in order: $STYLIZE_MODELS, the `models/` of the checkout the executable was built in (the
+    /// nearest folder above it holding a Package.swift), `share/stylize/models` beside an installed `bin/`, and
+    /// `./models`.
     public static func directories(environment: [String: String] = ProcessInfo.processInfo.environment) -> [URL] {
         var directories: [URL] = []
         if let custom = environment["STYLIZE_MODELS"], !custom.isEmpty { directories.append(URL(fileURLWithPath: custom)) }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        directories.append(executable.appendingPathComponent("../../models").standardized)
+        var folder = executable
+        while folder.path != "/" {
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
+                directories.append(folder.appendingPathComponent("models"))
+                break
+            }
+            folder = folder.deletingLastPathComponent()
+        }
         directories.append(executable.appendingPathComponent("../share/stylize/models").standardized)
         directories.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("models"))
         return directories
