@@ -128,7 +128,11 @@ struct TrainCommand: ParsableCommand {
             let checkpointURL = URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors"))
             let previewPath = besideOutput("-preview.png")
             // Fail before hours of work, not after them.
-            try ImageIO.checkWritable(previewPath)
+            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            guard FileManager.default.isWritableFile(atPath: folder) else {
+                throw ValidationError("cannot write the model into \(folder)")
+            }
+            if preview != nil { try ImageIO.checkWritable(previewPath) }
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
             let saved = resume ? try TrainingCheckpoint(contentsOf: checkpointURL) : nil
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)

@@ -88,6 +88,9 @@ public struct TrainingCheckpoint: Sendable {
     public func write(to url: URL) throws { try file.write(to: url) }
 
     public init(contentsOf url: URL) throws {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw EngineError(description: "there is no checkpoint \(url.path) to resume from")
+        }
         do {
             let file = try SafetensorsFile(contentsOf: url)
             let model = try StyleModel(file, expecting: Self.format)
