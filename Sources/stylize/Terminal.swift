@@ -73,6 +73,16 @@ final class JSONLinesLog {
         self.handle = handle
     }
 
+    private init(handle: FileHandle) { self.handle = handle }
+
+    /// Keeps what the file already holds and writes after it (a resumed run); creates it if it does not exist.
+    static func appending(to path: String) throws -> JSONLinesLog {
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write the log file \(path)") }
+        handle.seekToEndOfFile()
+        return JSONLinesLog(handle: handle)
+    }
+
     func write(_ fields: [(String, Any)]) {
         let body = fields.map { key, value in
             let text: String

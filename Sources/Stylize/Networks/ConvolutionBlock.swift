@@ -1,0 +1,125 @@
+/// One `ConvolutionSpec` compiled for one input shape: [2x upsampling] → convolution → [instance norm [→ ReLU]].
+/// It keeps the activations of its last forward pass, which its backward pass needs.
+final class ConvolutionBlock {
+    let spec: ConvolutionSpec
+    let inputShape: [Int]
+    let outputShape: [Int]
+    /// The layout the block reads its input in, and the one it writes its output (and takes its gradient) in.
+    let inputLayout: MemoryDescriptor
+    let outputLayout: MemoryDescriptor
+
+    private let upsampling: NearestUpsampling?
+    private let upsampled: Memory?
+    private let convolution: Convolution
+    private let convolved: Memory
+    private let normalization: InstanceNormalization?
+    private let normalized: Memory?
+    /// Backward buffers, made on the first backward pass (`apply` never needs them).
+    private var gradients: (convolved: Memory, convolutionInput: Memory, reordered: (Reorder, Memory)?, input: Memory?)?
+
+    /// - Parameters:
+    ///   - inputLayout: the previous block's output layout, or nil to let oneDNN choose (the first block).
+    init(_ spec: ConvolutionSpec, inputShape: [Int], inputLayout: MemoryDescriptor?, parameters: [String: Tensor]) throws {
+        self.spec = spec
+        self.inputShape = inputShape
+        var convolutionInput = inputShape
+        if spec.upsample, let inputLayout {
+            let upsampling = try NearestUpsampling(inputShape: inputShape, sourceLayout: inputLayout)
+            self.upsampling = upsampling
+            upsampled = try upsampling.makeOutput()
+            convolutionInput = upsampling.outputShape
+        } else {
+            precondition(!spec.upsample, "an upsampling block cannot come first")
+            upsampling = nil
+            upsampled = nil
+        }
+        convolution = try Convolution(inputShape: convolutionInput, weights: parameters["\(spec.name).weight"]!,
+                                      bias: parameters["\(spec.name).bias"]!, stride: spec.stride,
+                                      padding: spec.kernel / 2, fusedReLU: spec.relu && spec.normalization == nil,
+                                      sourceLayout: upsampling?.destinationLayout ?? inputLayout)
+        convolved = try convolution.makeOutput()
+        if let name = spec.normalization {
+            let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolution.destinationLayout,
+                                                          fusedReLU: spec.relu)
+            normalization.setParameters(scale: parameters["\(name).weight"]!, shift: parameters["\(name).bias"]!)
+            self.normalization = normalization
+            normalized = try Memory(convolution.destinationLayout)
+        } else {
+            normalization = nil
+            normalized = nil
+        }
+        self.inputLayout = upsampling?.sourceLayout ?? convolution.sourceLayout
+        outputLayout = convolution.destinationLayout
+        outputShape = convolution.outputShape
+    }
+
+    func setParameters(_ parameters: [String: Tensor]) throws {
+        try convolution.setParameters(weights: parameters["\(spec.name).weight"]!, bias: parameters["\(spec.name).bias"]!)
+        if let normalization, let name = spec.normalization {
+            normalization.setParameters(scale: parameters["\(name).weight"]!, shift: parameters["\(name).bias"]!)
+        }
+    }
+
+    /// The output of the last forward pass.
+    var output: Memory { normalized ?? convolved }
+
+    /// Runs the block on `input` (in `inputLayout`) and returns its output (in `outputLayout`), which stays valid
+    /// until the next call.
+    func forward(_ input: Memory) -> Memory {
+        if let upsampling, let upsampled { upsampling.forward(input, into: upsampled) }
+        convolution.forward(upsampled ?? input, into: convolved)
+        guard let normalization, let normalized else { return convolved }
+        normalization.forward(convolved, into: normalized)
+        return normalized
+    }
+
+    /// Backpropagates `outputGradient` (in `outputLayout`) through the last forward pass, whose input was `input`.
+    /// Adds the parameters' gradients to `parameterGradients` and returns the gradient with respect to the input
+    /// (in `inputLayout`), or nil when `inputGradient` is false (the first block: nothing needs the image's gradient).
+    func backward(_ outputGradient: Memory, input: Memory, inputGradient: Bool,
+                  parameterGradients: inout [String: [Float]]) throws -> Memory? {
+        let buffers = try backwardBuffers()
+        var gradient = outputGradient
+        if let normalization, let name = spec.normalization {
+            let (scale, shift) = try normalization.backward(source: convolved, outputGradient: outputGradient,
+                                                            into: buffers.convolved)
+            parameterGradients[name + ".weight", default: []].add(scale.scalars)
+            parameterGradients[name + ".bias", default: []].add(shift.scalars)
+            gradient = buffers.convolved
+        }
+        let (weights, bias) = try convolution.backwardWeights(source: upsampled ?? input, outputGradient: gradient)
+        parameterGradients[spec.name + ".weight", default: []].add(weights.scalars)
+        parameterGradients[spec.name + ".bias", default: []].add(bias.scalars)
+        guard inputGradient else { return nil }
+        try convolution.backwardData(gradient, into: buffers.convolutionInput)
+        var below = buffers.convolutionInput
+        if let (reorder, reordered) = buffers.reordered {
+            reorder(below, into: reordered)
+            below = reordered
+        }
+        guard let upsampling, let upsampledGradient = buffers.input else { return below }
+        try upsampling.backward(below, into: upsampledGradient)
+        return upsampledGradient
+    }
+
+    private func backwardBuffers() throws -> (convolved: Memory, convolutionInput: Memory, reordered: (Reorder, Memory)?, input: Memory?) {
+        if let gradients { return gradients }
+        // The backward-data kernel may pick another layout than the forward pass read; it is then reordered.
+        let dataLayout = try convolution.inputGradientLayout()
+        let reordered = dataLayout.sameLayout(as: convolution.sourceLayout)
+            ? nil : (try Reorder(from: dataLayout, to: convolution.sourceLayout), try Memory(convolution.sourceLayout))
+        let made = (try Memory(outputLayout), try Memory(dataLayout), reordered,
+                    try upsampling.map { try Memory($0.sourceLayout) })
+        gradients = made
+        return made
+    }
+}
+
+extension Array where Element == Float {
+    /// Adds `other` element by element; an empty array starts as `other`.
+    mutating func add(_ other: [Float]) {
+        if isEmpty { self = other; return }
+        precondition(count == other.count, "adding \(other.count) values to \(count)")
+        withUnsafeMutableBufferPointer { a in for i in 0..<a.count { a[i] += other[i] } }
+    }
+}

@@ -1,0 +1,67 @@
+/// Stylizes photos of any size with a trained network in one forward pass. The photo is extended on every side by
+/// mirroring it: by `margin` pixels, because the network's zero padding draws a frame along the borders of what it
+/// sees, and by up to 3 more at the bottom and right, because the network takes sides that are multiples of 4.
+/// The result is cropped back to the photo.
+public final class FeedForwardStylizer {
+    public let network: TransformerNet
+    public let margin: Int
+    /// The network compiled for the last padded size; a folder of same-sized photos compiles it once.
+    private var compiled: CompiledTransformerNet?
+
+    public static let defaultMargin = 16
+
+    public init(network: TransformerNet, margin: Int = defaultMargin) {
+        precondition(margin >= 0, "the margin cannot be negative")
+        self.network = network
+        self.margin = margin
+    }
+
+    public func stylize(_ image: Image) throws -> Image {
+        let multiple = TransformerNet.sizeMultiple
+        let height = (image.height + 2 * margin + multiple - 1) / multiple * multiple
+        let width = (image.width + 2 * margin + multiple - 1) / multiple * multiple
+        if compiled?.height != height || compiled?.width != width {
+            compiled = nil  // free the previous size's buffers first
+            compiled = try CompiledTransformerNet(network, height: height, width: width)
+        }
+        let output = compiled!.forward(Self.mirrorPadded(image.tensor, top: margin, left: margin, height: height, width: width))
+        return Image(Self.cropped(output, top: margin, left: margin, height: image.height, width: image.width))
+    }
+
+    /// [3, h, w] -> [3, height, width] with the image at (top, left) and mirrored around it (the edge not repeated).
+    static func mirrorPadded(_ tensor: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {
+        let (h, w) = (tensor.shape[1], tensor.shape[2])
+        if h == height && w == width { return tensor }
+        /// Position i of the padded line, in a line of n pixels reflected back and forth.
+        func mirror(_ i: Int, _ n: Int) -> Int {
+            guard n > 1 else { return 0 }
+            let period = 2 * (n - 1)
+            let folded = ((i % period) + period) % period
+            return folded < n ? folded : period - folded
+        }
+        let columns = (0..<width).map { mirror($0 - left, w) }
+        var out = [Float](repeating: 0, count: 3 * height * width)
+        for c in 0..<3 {
+            for y in 0..<height {
+                let source = (c * h + mirror(y - top, h)) * w
+                for x in 0..<width { out[(c * height + y) * width + x] = tensor.scalars[source + columns[x]] }
+            }
+        }
+        return Tensor(shape: [3, height, width], scalars: out)
+    }
+
+    /// The [3, height, width] at (top, left) of a [3, H, W] tensor.
+    static func cropped(_ tensor: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {
+        let (h, w) = (tensor.shape[1], tensor.shape[2])
+        if h == height && w == width { return tensor }
+        var out = [Float]()
+        out.reserveCapacity(3 * height * width)
+        for c in 0..<3 {
+            for y in 0..<height {
+                let start = (c * h + top + y) * w + left
+                out += tensor.scalars[start..<start + width]
+            }
+        }
+        return Tensor(shape: [3, height, width], scalars: out)
+    }
+}

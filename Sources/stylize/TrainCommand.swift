@@ -1,0 +1,180 @@
+import ArgumentParser
+import Foundation
+import Stylize
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a feed-forward network for one style (Johnson et al. 2016), to stylize any photo in one pass.",
+        discussion: """
+            Each step stylizes --batch random crops of the photos in --photos, scores the results with the perceptual
+            loss of `transfer` (VGG19 content, style and total-variation terms) and moves the network's weights with
+            Adam. Every --checkpoint-every steps, and on Ctrl-C, it writes the model, a checkpoint (the model plus
+            Adam's state) and the preview; `--resume` with the same flags continues from the checkpoint exactly.
+            """
+    )
+
+    @Argument(help: "The style image (PNG or JPEG).")
+    var style: String
+
+    @Option(help: "A folder of photos (.jpg, .png, searched recursively) to train on.")
+    var photos: String
+
+    @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
+    var output: String
+
+    @Option(help: "Optimiser steps.")
+    var steps = TrainingSettings().steps
+
+    @Option(help: "Photo crops per step.")
+    var batch = TrainingSettings().batch
+
+    @Option(help: "Side of the square training crops, a multiple of 4.")
+    var size = TrainingSettings().size
+
+    @Option(help: "Long side of the style image when its Gram matrices are taken; larger gives finer strokes.")
+    var styleSize = TrainingSettings().styleSize
+
+    @Option(help: "Channel multiplier of the network (1: Johnson's 32-64-128 channels; 0.5 does a quarter of the work).")
+    var width = TrainingSettings().width
+
+    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
+    var learningRate = TrainingSettings().learningRate
+
+    @Option(help: "Weight of the content term.")
+    var contentWeight = TrainingSettings().contentWeight
+
+    @Option(help: "Weight of the style term.")
+    var styleWeight = TrainingSettings().styleWeight
+
+    @Option(help: "Weight of the total-variation (smoothness) term.")
+    var tvWeight = TrainingSettings().tvWeight
+
+    @Option(help: "Comma-separated content layers, each optionally layer:weight.")
+    var contentLayers = TrainingSettings().contentLayers
+
+    @Option(help: "Comma-separated style layers, each optionally layer:weight.")
+    var styleLayers = TrainingSettings().styleLayers
+
+    @Option(help: "VGG19's pooling: max (as trained) or avg.")
+    var pooling = TrainingSettings().pooling
+
+    @Option(help: "Seed for the initial weights and the choice of crops.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Write the model, the checkpoint and the preview every N steps.")
+    var checkpointEvery = 100
+
+    @Option(help: "The checkpoint file (default: the model's name with .checkpoint.safetensors).")
+    var checkpoint: String?
+
+    @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow, --lr may change).")
+    var resume = false
+
+    @Option(help: "A photo to stylize at every checkpoint, written beside the model as NAME-preview.png.")
+    var preview: String?
+
+    @Option(help: "Long side of the preview in pixels.")
+    var previewSize = 512
+
+    @Option(help: "Append one JSON object per step to this file.")
+    var log: String?
+
+    @Option(help: "Threads for the math (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "The VGG19 weights file (default: installed by `stylize weights`).")
+    var weights: String?
+
+    @Flag(help: "No progress bar.")
+    var quiet = false
+
+    func validate() throws {
+        guard output.hasSuffix(".safetensors") else { throw ValidationError("-o should name a .safetensors file") }
+        guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
+        guard previewSize > 0 else { throw ValidationError("--preview-size must be positive") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+    }
+
+    var settings: TrainingSettings {
+        var settings = TrainingSettings()
+        settings.steps = steps
+        settings.batch = batch
+        settings.size = size
+        settings.styleSize = styleSize
+        settings.width = width
+        settings.learningRate = learningRate
+        settings.contentWeight = contentWeight
+        settings.styleWeight = styleWeight
+        settings.tvWeight = tvWeight
+        settings.contentLayers = contentLayers
+        settings.styleLayers = styleLayers
+        settings.pooling = pooling
+        settings.seed = seed
+        settings.style = URL(fileURLWithPath: style).lastPathComponent
+        return settings
+    }
+
+    /// models/x.safetensors -> models/x<suffix>
+    func besideOutput(_ suffix: String) -> String {
+        String(output.dropLast(".safetensors".count)) + suffix
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            if let threads { DNNL.setThreads(threads) }
+            let settings = self.settings
+            try settings.validate()
+            let checkpointURL = URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors"))
+            let previewPath = besideOutput("-preview.png")
+            // Fail before hours of work, not after them.
+            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            guard FileManager.default.isWritableFile(atPath: folder) else {
+                throw ValidationError("cannot write the model into \(folder)")
+            }
+            if preview != nil { try ImageIO.checkWritable(previewPath) }
+            let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
+            let saved = resume ? try TrainingCheckpoint(contentsOf: checkpointURL) : nil
+            let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
+            let photoSet = try PhotoCrops(directory: photos, size: settings.size)
+            let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
+                                                   photos: photoSet, checkpoint: saved)
+            let logFile = try log.map { resume ? try JSONLinesLog.appending(to: $0) : try JSONLinesLog(path: $0) }
+            if !quiet { stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps)") }
+
+            func save() throws {
+                try training.checkpoint.write(to: checkpointURL)
+                try training.model.write(to: URL(fileURLWithPath: output))
+                if let previewImage {
+                    try ImageIO.write(try FeedForwardStylizer(network: training.network).stylize(previewImage), to: previewPath)
+                }
+            }
+
+            catchInterrupts()
+            let firstStep = training.step
+            var bar = ProgressBar(total: settings.steps - firstStep, quiet: quiet)
+            let clock = ContinuousClock.now
+            while training.step < settings.steps && !interrupted.load(ordering: .relaxed) {
+                let terms = try training.trainStep()
+                let seconds = (ContinuousClock.now - clock).seconds
+                let imagesPerSecond = Double((training.step - firstStep) * settings.batch) / seconds
+                logFile?.write([("step", training.step), ("content", terms.content), ("style", terms.style), ("tv", terms.tv),
+                                ("total", terms.total), ("seconds", seconds), ("images_per_second", imagesPerSecond)])
+                bar.update(training.step - firstStep, seconds: seconds,
+                           detail: String(format: "step %d loss %.4g %.2f img/s", training.step, terms.total, imagesPerSecond))
+                if training.step % checkpointEvery == 0 && training.step < settings.steps { try save() }
+            }
+            bar.finish()
+            try save()
+            if interrupted.load(ordering: .relaxed) {
+                stderr("stylize: interrupted at step \(training.step); continue with the same command and --resume")
+                throw ExitCode(130)
+            }
+            if !quiet { stderr("wrote \(output)") }
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import XCTest
+@testable import Stylize
+
+/// Training, checkpoints, model files and `apply`, on tiny networks and images so that each test takes seconds.
+final class FeedForwardTrainingTests: XCTestCase {
+    static let vgg: VGG19 = {
+        let location = try! VGG19Weights.ensureInstalled { print($0) }
+        return try! VGG19(parameters: VGG19Weights.load(from: location))
+    }()
+
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-ff-\(UInt64.random(in: 0...UInt64.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A smooth colourful picture, w x h.
+    func picture(width: Int, height: Int, phase: Double) -> Image {
+        var pixels = [Float](repeating: 0, count: 3 * width * height)
+        for c in 0..<3 { for y in 0..<height { for x in 0..<width {
+            pixels[(c * height + y) * width + x] = Float(127.5 + 120 * sin(phase + 0.3 * Double(x) * Double(c + 1) / 3 + 0.2 * Double(y) * Double(3 - c)))
+        }}}
+        return Image(width: width, height: height, pixels: pixels)
+    }
+
+    func tinySettings() -> TrainingSettings {
+        var settings = TrainingSettings()
+        settings.size = 32
+        settings.batch = 2
+        settings.width = 0.125
+        settings.learningRate = 1e-2
+        settings.styleSize = 32
+        settings.styleLayers = "relu1_1,relu2_1,relu3_1"
+        settings.contentLayers = "relu2_2"
+        settings.steps = 20
+        settings.seed = 4
+        return settings
+    }
+
+    func makeTraining(_ settings: TrainingSettings, checkpoint: TrainingCheckpoint? = nil) throws -> FeedForwardTraining {
+        let photos = directory.appendingPathComponent("photos")
+        if !FileManager.default.fileExists(atPath: photos.path) {
+            try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
+            for i in 0..<3 { try ImageIO.write(picture(width: 40 + 4 * i, height: 36, phase: Double(i)), to: photos.appendingPathComponent("p\(i).png").path) }
+        }
+        let style = picture(width: 32, height: 32, phase: 2).tensor.scalars.enumerated().map { i, v in (i / 4) % 2 == 0 ? v : 255 - v }
+        return try FeedForwardTraining(settings: settings, vgg: Self.vgg, style: Tensor(shape: [3, 32, 32], scalars: style),
+                                       photos: try PhotoCrops(directory: photos.path, size: settings.size), checkpoint: checkpoint)
+    }
+
+    func testAFewStepsLowerTheLoss() throws {
+        let training = try makeTraining(tinySettings())
+        var losses: [Double] = []
+        for _ in 0..<10 { losses.append(try training.trainStep().total) }
+        let first = losses.prefix(3).reduce(0, +) / 3, last = losses.suffix(3).reduce(0, +) / 3
+        XCTAssertLessThan(last, 0.95 * first, "losses \(losses)")
+        XCTAssertEqual(training.step, 10)
+    }
+
+    func testResumedRunContinuesFromTheSameStepAndState() throws {
+        let settings = tinySettings()
+        let straight = try makeTraining(settings)
+        for _ in 0..<3 { _ = try straight.trainStep() }
+
+        let stopped = try makeTraining(settings)
+        for _ in 0..<2 { _ = try stopped.trainStep() }
+        let file = directory.appendingPathComponent("run.checkpoint.safetensors")
+        try stopped.checkpoint.write(to: file)
+        let saved = try TrainingCheckpoint(contentsOf: file)
+        XCTAssertEqual(saved.step, 2)
+        XCTAssertEqual(saved.optimizer.iteration, 2)
+        XCTAssertEqual(saved.optimizer.firstMoment, stopped.checkpoint.optimizer.firstMoment)
+        var longer = settings
+        longer.steps = 50  // only the number of steps may change
+        let resumed = try makeTraining(longer, checkpoint: saved)
+        XCTAssertEqual(resumed.step, 2)
+        _ = try resumed.trainStep()
+        XCTAssertEqual(resumed.step, 3)
+        XCTAssertEqual(resumed.network.parameters, straight.network.parameters)
+        XCTAssertEqual(resumed.checkpoint.optimizer.secondMoment, straight.checkpoint.optimizer.secondMoment)
+
+        var other = settings
+        other.styleWeight = 1
+        XCTAssertThrowsError(try makeTraining(other, checkpoint: saved))
+    }
+
+    func testModelFileRoundTripAndBadFiles() throws {
+        let network = try TransformerNet(width: 0.25, seed: 9)
+        var settings = tinySettings()
+        settings.style = "waves.png"
+        let file = directory.appendingPathComponent("m.safetensors")
+        try StyleModel(network: network, settings: settings, steps: 17).write(to: file)
+        let loaded = try StyleModel(contentsOf: file)
+        XCTAssertEqual(loaded.network.parameters, network.parameters)
+        XCTAssertEqual(loaded.network.width, 0.25)
+        XCTAssertEqual(loaded.settings, settings)
+        XCTAssertEqual(loaded.steps, 17)
+
+        let data = try Data(contentsOf: file)
+        let truncated = directory.appendingPathComponent("truncated.safetensors")
+        try data.prefix(data.count / 2).write(to: truncated)
+        XCTAssertThrowsError(try StyleModel(contentsOf: truncated)) { XCTAssert("\($0)".contains("truncated"), "\($0)") }
+        let vggLike = directory.appendingPathComponent("other.safetensors")
+        try SafetensorsFile(tensors: ["conv1_1.weight": Tensor(zeros: [2])]).write(to: vggLike)
+        XCTAssertThrowsError(try StyleModel(contentsOf: vggLike)) { XCTAssert("\($0)".contains("not a usable style model"), "\($0)") }
+        // A checkpoint is not a model, and a model cannot be resumed from.
+        XCTAssertThrowsError(try TrainingCheckpoint(contentsOf: file))
+    }
+
+    func testApplyKeepsOddSizes() throws {
+        let stylizer = FeedForwardStylizer(network: try TransformerNet(width: 0.125, seed: 2))
+        for (width, height) in [(13, 7), (16, 16), (1, 5), (30, 17)] {
+            let result = try stylizer.stylize(picture(width: width, height: height, phase: 0))
+            XCTAssertEqual([result.width, result.height], [width, height])
+        }
+        // Mirroring without repeating the edge: columns 0 1 2 with 2 on the left and 3 on the right -> 2 1 0 1 2 1 0 1.
+        let line = Tensor(shape: [3, 1, 3], scalars: [0, 1, 2, 10, 11, 12, 20, 21, 22])
+        let padded = FeedForwardStylizer.mirrorPadded(line, top: 0, left: 2, height: 1, width: 8)
+        XCTAssertEqual(padded.scalars, [2, 1, 0, 1, 2, 1, 0, 1, 12, 11, 10, 11, 12, 11, 10, 11, 22, 21, 20, 21, 22, 21, 20, 21])
+        XCTAssertEqual(FeedForwardStylizer.cropped(padded, top: 0, left: 2, height: 1, width: 3), line)
+    }
+}

@@ -1,0 +1,100 @@
+import XCTest
+@testable import Stylize
+
+final class TransformerNetTests: XCTestCase {
+    var random = SeededGenerator(seed: 5)
+
+    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
+    }
+
+    func testParameterNamesAndShapesFollowPyTorchsExample() throws {
+        let net = try TransformerNet(width: 1, seed: 1)
+        XCTAssertEqual(net.channels, [32, 64, 128])
+        XCTAssertEqual(net.parameters["conv1.conv2d.weight"]?.shape, [32, 3, 9, 9])
+        XCTAssertEqual(net.parameters["res5.in2.bias"]?.shape, [128])
+        XCTAssertEqual(net.parameters["deconv3.conv2d.weight"]?.shape, [3, 32, 9, 9])
+        XCTAssertEqual(net.parameters.count, 3 * 4 + 5 * 8 + 2 * 4 + 2)
+        XCTAssertEqual(net.parameters.values.map(\.count).reduce(0, +), 1_679_235)  // PyTorch's TransformerNet
+        XCTAssertEqual(TransformerNet.channels(width: 0.25), [16, 16, 32])
+        XCTAssertEqual(TransformerNet.channels(width: 0.375), [16, 32, 48])
+        var wrong = net.parameters
+        wrong["in1.weight"] = Tensor(zeros: [31])
+        XCTAssertThrowsError(try TransformerNet(width: 1, parameters: wrong))
+    }
+
+    /// The gradient of L = Σ out · G with respect to the last layer's parameters, along a random direction, against
+    /// central differences of L through the network's own (float32) forward pass: this checks the wiring of the
+    /// backward pass from the outside. Deeper parameters sit behind ReLU kinks and instance normalisations of a few
+    /// pixels, where float32 central differences do not settle (they drift by tens of percent as ε shrinks); every
+    /// parameter is checked against PyTorch's autograd instead (`TransformerNetTorchTests`).
+    func testLastLayerGradientsMatchFiniteDifferences() throws {
+        var net = try TransformerNet(width: 0.125, seed: 3)
+        let compiled = try CompiledTransformerNet(net, height: 8, width: 12)
+        let image = randomTensor([3, 8, 12]).scalars.map { $0 + 1 }
+        let x = Tensor(shape: [3, 8, 12], scalars: image)
+        let y = compiled.forward(x)
+        XCTAssertEqual(y.shape, [3, 8, 12])
+        let g = randomTensor(y.shape)
+        let gradients = try compiled.backward(g)
+        XCTAssertEqual(Set(gradients.keys), Set(net.parameters.keys))
+        func loss() -> Double {
+            zip(compiled.forward(x).scalars, g.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        let epsilon: Float = 1e-3
+        for name in ["deconv3.conv2d.weight", "deconv3.conv2d.bias"] {
+            let p = net.parameters[name]!
+            let direction = randomTensor(p.shape)
+            var moved = net.parameters
+            moved[name] = Tensor(shape: p.shape, scalars: zip(p.scalars, direction.scalars).map { $0 + epsilon * $1 })
+            try compiled.setParameters(TransformerNet(width: 0.125, parameters: moved))
+            let plus = loss()
+            moved[name] = Tensor(shape: p.shape, scalars: zip(p.scalars, direction.scalars).map { $0 - epsilon * $1 })
+            try compiled.setParameters(TransformerNet(width: 0.125, parameters: moved))
+            let minus = loss()
+            let numeric = (plus - minus) / Double(2 * epsilon)
+            let analytic = zip(gradients[name]!.scalars, direction.scalars).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertEqual(analytic, numeric, accuracy: 2e-2 * max(abs(numeric), 1e-2), name)
+        }
+        try compiled.setParameters(net)
+        XCTAssertEqual(compiled.forward(x), y)
+        try net.update(net.parameters)
+    }
+
+    func testRejectsSidesThatAreNotMultiplesOfFour() {
+        XCTAssertThrowsError(try CompiledTransformerNet(try TransformerNet(width: 0.125, seed: 1), height: 10, width: 12))
+    }
+}
+
+/// The whole network against PyTorch's autograd (scripts/transformer_net.py fixture, computed in float64): the same
+/// parameters and input must give the same output, and the same output gradient the same parameter gradients.
+final class TransformerNetTorchTests: XCTestCase {
+    func testForwardAndBackwardAgreeWithPyTorch() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../Fixtures/transformer-net-torch.safetensors").standardized
+        let fixture = try SafetensorsFile(contentsOf: url)
+        let width = try XCTUnwrap(fixture.metadata["width"].flatMap(Float.init))
+        var parameters: [String: Tensor] = [:]
+        for (name, tensor) in fixture.tensors where name.hasPrefix("parameter.") {
+            parameters[String(name.dropFirst("parameter.".count))] = tensor
+        }
+        let input = try XCTUnwrap(fixture.tensors["input"])
+        let network = try TransformerNet(width: width, parameters: parameters)
+        let compiled = try CompiledTransformerNet(network, height: input.shape[1], width: input.shape[2])
+        let output = compiled.forward(input)
+        assertClose(output, try XCTUnwrap(fixture.tensors["output"]), relative: 1e-4, "output")
+        let gradients = try compiled.backward(try XCTUnwrap(fixture.tensors["output_gradient"]))
+        for name in parameters.keys.sorted() {
+            // Biases just before an instance normalisation have a zero gradient (the mean is subtracted right after);
+            // both sides give rounding noise there, compared against a floor.
+            assertClose(try XCTUnwrap(gradients[name]), try XCTUnwrap(fixture.tensors["gradient." + name]), relative: 2e-3, name)
+        }
+    }
+
+    func assertClose(_ a: Tensor, _ b: Tensor, relative: Float, _ name: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.shape, b.shape, name, file: file, line: line)
+        let scale = max(b.scalars.map(abs).max() ?? 0, 1e-2)
+        let worst = zip(a.scalars, b.scalars).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThanOrEqual(worst / scale, relative, "\(name): worst difference \(worst) at scale \(scale)", file: file, line: line)
+    }
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""Summarises a `stylize train --log` file: losses over the first and last N steps, steps, time, images/second.
+A resumed run's log holds several segments (seconds restart at each); their times are added up.
+    usage: scripts/summarize-training-log.py LOG.jsonl [N]"""
+import json, sys
+
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+if not rows:
+    sys.exit("summarize-training-log: the log is empty")
+seconds, previous = 0.0, 0.0
+for row in rows:
+    if row["seconds"] < previous:  # a new segment (resume)
+        seconds += previous
+    previous = row["seconds"]
+seconds += previous
+def mean(part, key):
+    return sum(r[key] for r in part) / len(part)
+first, last = rows[:n], rows[-n:]
+print(f"steps {rows[0]['step']}..{rows[-1]['step']} ({len(rows)} logged), {seconds / 60:.1f} min of training, "
+      f"{len(rows) / seconds:.3f} steps/s, last images/s {rows[-1]['images_per_second']:.2f}")
+for key in ("content", "style", "tv", "total"):
+    print(f"  {key:8} first {len(first)} steps {mean(first, key):12.4g}   last {len(last)} steps {mean(last, key):12.4g}"
+          f"   ratio {mean(last, key) / max(mean(first, key), 1e-30):.3f}")
