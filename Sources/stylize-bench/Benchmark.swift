@@ -42,6 +42,7 @@ struct TransferBenchmark: ParsableCommand {
     func run() throws {
         guard let algorithm = ConvolutionAlgorithm(rawValue: convolution) else { throw ValidationError("unknown --convolution") }
         DNNL.setThreads(threads)
+        DNNL.keepFreedMemory()
         MeasuredAlgorithms.keep(in: VGG19Weights.cacheDirectory().appendingPathComponent("convolution-choices.json"))
         let weights = try VGG19Weights.ensureInstalled()
         var settings = TransferSettings()

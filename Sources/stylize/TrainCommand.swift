@@ -123,6 +123,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if let threads { DNNL.setThreads(threads) }
+            DNNL.keepFreedMemory()
             let settings = self.settings
             try settings.validate()
             let checkpointURL = URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors"))

@@ -98,6 +98,7 @@ struct TransferCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if let threads { DNNL.setThreads(threads) }
+            DNNL.keepFreedMemory()
             MeasuredAlgorithms.keep(in: VGG19Weights.cacheDirectory().appendingPathComponent("convolution-choices.json"))
             var settings = TransferSettings()
             settings.objective.contentWeight = contentWeight

@@ -38,6 +38,16 @@ public enum DNNL {
     }
 
     public static var threads: Int { Int(omp_get_max_threads()) }
+
+    /// glibc hands blocks over 32 MB back to the kernel when they are freed, so the feature maps made every
+    /// iteration would be faulted in and zeroed anew each time: about a tenth of an iteration at 512 px.
+    /// Keeping freed memory in the process costs a little peak memory and saves that time.
+    public static func keepFreedMemory() {
+        #if os(Linux)
+        mallopt(M_MMAP_THRESHOLD, 1 << 30)
+        mallopt(M_TRIM_THRESHOLD, Int32.max)
+        #endif
+    }
 }
 
 /// Dimensions and layout of a float32 memory buffer, as oneDNN sees it.

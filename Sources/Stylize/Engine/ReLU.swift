@@ -1,4 +1,5 @@
 import CDNNL
+import Dispatch
 
 /// ReLU's backward pass, computed from the forward output: dL/dx = dL/dy where y > 0, else 0.
 /// The forward pass is fused into the convolution before it, so only the backward is a primitive here.
@@ -26,24 +27,30 @@ final class ReLUBackward {
 
 /// ReLU's backward pass from a bit mask of where its output was positive. Keeping a bit per value instead
 /// of the float output lets the next layers overwrite the output, so VGG19 needs two activation buffers in
-/// all rather than one per layer. Elementwise, so it works in any layout, padding included.
+/// all rather than one per layer. Elementwise, so it works in any layout, padding included (oneDNN's buffers
+/// are whole 64-byte lines, so the capacity is a multiple of 16 floats).
 struct ReLUMask {
-    private var positive: [UInt8]
+    private var bits: [UInt16]
     let capacity: Int
+    /// Bit i of a 16-value group.
+    private static let lanes = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 
     init(capacity: Int) {
+        precondition(capacity % 16 == 0, "a ReLU mask covers whole groups of 16 floats")
         self.capacity = capacity
-        positive = [UInt8](repeating: 0, count: (capacity + 7) / 8)
+        bits = [UInt16](repeating: 0, count: capacity / 16)
     }
 
     mutating func record(_ output: Memory) {
         precondition(output.capacity == capacity)
-        let values = output.pointer, count = capacity
-        positive.withUnsafeMutableBufferPointer { bits in
-            for byte in 0..<bits.count {
-                var packed: UInt8 = 0
-                for bit in 0..<8 where byte * 8 + bit < count && values[byte * 8 + bit] > 0 { packed |= 1 << bit }
-                bits[byte] = packed
+        let groups = capacity / 16
+        output.pointer.withMemoryRebound(to: SIMD16<Float>.self, capacity: groups) { values in
+            bits.withUnsafeMutableBufferPointer { bits in
+                inParallel(groups) { range in
+                    for g in range {
+                        bits[g] = UInt16(SIMD16<UInt32>().replacing(with: Self.lanes, where: values[g] .> 0).wrappedSum())
+                    }
+                }
             }
         }
     }
@@ -51,12 +58,25 @@ struct ReLUMask {
     /// dL/dx = dL/dy where y > 0, else 0, in place.
     func apply(to gradient: Memory) {
         precondition(gradient.capacity == capacity)
-        let g = gradient.pointer, count = capacity
-        positive.withUnsafeBufferPointer { bits in
-            for byte in 0..<bits.count {
-                let packed = bits[byte]
-                for bit in 0..<8 where byte * 8 + bit < count && packed & (1 << bit) == 0 { g[byte * 8 + bit] = 0 }
+        let values = gradient.pointer
+        bits.withUnsafeBufferPointer { bits in
+            inParallel(bits.count) { range in
+                for g in range {
+                    let word = UInt32(bits[g])
+                    for lane in 0..<16 where word & (1 << lane) == 0 { values[g * 16 + lane] = 0 }
+                }
             }
         }
+    }
+}
+
+/// Splits 0..<count into one contiguous range per thread, for the few elementwise loops done outside oneDNN.
+func inParallel(_ count: Int, _ body: (Range<Int>) -> Void) {
+    let threads = max(1, min(DNNL.threads, count / 4096))
+    guard threads > 1 else { return body(0..<count) }
+    // The loops only touch disjoint ranges of buffers that outlive the call.
+    nonisolated(unsafe) let body = body
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+        body((count * t / threads)..<(count * (t + 1) / threads))
     }
 }
