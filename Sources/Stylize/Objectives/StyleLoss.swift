@@ -1,17 +1,20 @@
 /// Texture reconstruction at one layer: weight · mean over C, C of (G − A)², with G the Gram matrix of the
-/// image's features and A the style image's.
+/// image's features and A the style image's. With a mask, G is taken over the masked features only.
 public struct StyleLoss: Sendable {
     public let target: Tensor
     public let weight: Float
+    /// At the layer's size, or nil for the whole image.
+    public let mask: StyleMask?
 
     /// - Parameter target: the style image's Gram matrix at this layer (`GramMatrix.of`).
-    public init(target: Tensor, weight: Float) {
+    public init(target: Tensor, weight: Float, mask: StyleMask? = nil) {
         self.target = target
         self.weight = weight
+        self.mask = mask
     }
 
     public func callAsFunction(_ features: Tensor) -> (loss: Double, gradient: Tensor) {
-        let gram = GramMatrix.of(features)
+        let gram = mask.map { GramMatrix.of(features, mask: $0) } ?? GramMatrix.of(features)
         precondition(gram.shape == target.shape, "style Gram \(gram.shape) vs target \(target.shape)")
         let scale = 2 * weight / Float(gram.count)
         var sum = 0.0
@@ -22,6 +25,9 @@ public struct StyleLoss: Sendable {
             gramGradient[i] = scale * difference
         }
         let loss = Double(weight) * sum / Double(gram.count)
-        return (loss, GramMatrix.backward(Tensor(shape: gram.shape, scalars: gramGradient), features: features))
+        let dG = Tensor(shape: gram.shape, scalars: gramGradient)
+        let gradient = mask.map { GramMatrix.backward(dG, features: features, mask: $0) }
+            ?? GramMatrix.backward(dG, features: features)
+        return (loss, gradient)
     }
 }
