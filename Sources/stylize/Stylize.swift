@@ -10,6 +10,6 @@ struct StylizeCommand: ParsableCommand {
             Start with `stylize weights` (downloads and checks the VGG19 weights, about 80 MB once), then
             `stylize transfer photo.jpg painting.jpg -o out.png`.
             """,
-        subcommands: [TransferCommand.self, WeightsCommand.self]
+        subcommands: [TransferCommand.self, WeightsCommand.self, MaskCommand.self, GridCommand.self]
     )
 }

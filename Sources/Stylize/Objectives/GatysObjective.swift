@@ -139,12 +139,25 @@ public final class GatysObjective {
 
     /// The style image's Gram matrices at the style layers (the style image, preprocessed, may have any size).
     public static func styleTargets(vgg: VGG19, style: Tensor, settings: ObjectiveSettings) throws -> [String: Tensor] {
+        try styleTargets(vgg: vgg, styles: [style], settings: settings)[0]
+    }
+
+    /// Each style image's Gram matrices. Images of the same size share one network, which is costly to build;
+    /// only one network is alive at a time, as each takes as much memory as the main one would at that size.
+    public static func styleTargets(vgg: VGG19, styles: [Tensor], settings: ObjectiveSettings) throws -> [[String: Tensor]] {
         try settings.validate()
         let deepest = VGG19.reluLayers.last { settings.styleLayers.map(\.name).contains($0) } ?? "relu1_1"
-        let network = try VGG19Features(vgg, height: style.shape[1], width: style.shape[2], deepest: deepest,
-                                        pooling: settings.pooling, algorithm: settings.algorithm)
-        let features = try network.forward(style, returning: Set(settings.styleLayers.map(\.name)))
-        return features.mapValues(GramMatrix.of)
+        var grams = [[String: Tensor]](repeating: [:], count: styles.count)
+        let bySize = Dictionary(grouping: styles.indices) { [styles[$0].shape[1], styles[$0].shape[2]] }
+        for (size, indices) in bySize {
+            let network = try VGG19Features(vgg, height: size[0], width: size[1], deepest: deepest,
+                                            pooling: settings.pooling, algorithm: settings.algorithm)
+            for index in indices {
+                grams[index] = try network.forward(styles[index], returning: Set(settings.styleLayers.map(\.name)))
+                    .mapValues(GramMatrix.of)
+            }
+        }
+        return grams
     }
 
     public var implementations: [String] { network.implementations }

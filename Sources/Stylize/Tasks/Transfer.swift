@@ -138,11 +138,9 @@ public final class StyleTransfer {
                 Image(width: $0.width, height: $0.height, grey: matchingMeanAndDeviation($0.luminance, to: luminance))
             }
         }
-        var targets: [StyleTarget] = []
-        for (style, image) in zip(styles, styleImages) {
-            let grams = try GatysObjective.styleTargets(vgg: vgg, style: VGG19.preprocess(image.tensor), settings: settings.objective)
-            targets.append(StyleTarget(grams: grams, weight: style.weight / total, mask: style.mask))
-        }
+        let grams = try GatysObjective.styleTargets(vgg: vgg, styles: styleImages.map { VGG19.preprocess($0.tensor) },
+                                                    settings: settings.objective)
+        let targets = zip(styles, grams).map { StyleTarget(grams: $1, weight: $0.weight / total, mask: $0.mask) }
         objective = try GatysObjective(vgg: vgg, content: self.content, styles: targets, settings: settings.objective)
     }
 
