@@ -24,6 +24,10 @@ struct MaskCommand: ParsableCommand {
     @Option(help: ArgumentHelp("White where the photo's luminance (0 to 1) is above this.", valueName: "level"))
     var threshold: Float?
 
+    @Option(help: ArgumentHelp("With --threshold, blur the photo by a Gaussian of this many pixels first, for regions rather than speckles.",
+                               valueName: "sigma"))
+    var smooth: Float = 0
+
     @Flag(help: "Swap white and black.")
     var invert = false
 
@@ -32,6 +36,7 @@ struct MaskCommand: ParsableCommand {
     func validate() throws {
         guard (split == nil) != (threshold == nil) else { throw ValidationError("give one of --split and --threshold") }
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1") }
+        guard smooth >= 0 && smooth.isFinite else { throw ValidationError("--smooth must be >= 0") }
     }
 
     func run() throws {
@@ -39,7 +44,7 @@ struct MaskCommand: ParsableCommand {
             try ImageIO.checkWritable(output)
             let image = try ImageIO.read(photo)
             let (width, height) = (image.width, image.height)
-            let luminance = image.luminance
+            let luminance = image.gaussianBlurred(sigma: smooth).luminance
             let grey = (0..<width * height).map { i -> Float in
                 let (x, y) = (i % width, i / width)
                 let white: Bool

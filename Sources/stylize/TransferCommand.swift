@@ -56,6 +56,9 @@ struct TransferCommand: ParsableCommand {
     @Flag(help: "Run even when the estimated peak memory is over what the machine has available.")
     var ignoreMemoryEstimate = false
 
+    @Flag(help: "Print the estimated peak memory of this run and exit, without running it.")
+    var estimateMemory = false
+
     @Option(help: "Optimisation steps (in all, over all --scales).")
     var iterations = 500
 
@@ -164,6 +167,13 @@ struct TransferCommand: ParsableCommand {
             let sources = try styles.enumerated().map { index, path in
                 StyleSource(try ImageIO.read(path, maxPixels: maxPixels), weight: blend[index], mask: masks[index])
             }
+            if estimateMemory {
+                let needed = MemoryEstimate.peakBytes(content: (contentImage.width, contentImage.height),
+                                                      styles: sources.map { ($0.image.width, $0.image.height) },
+                                                      styleScale: styleScale, stages: stages, settings: settings)
+                print("estimated peak memory: \(needed) bytes (\(formatBytes(needed))); available: \(MemoryEstimate.availableBytes().map(formatBytes) ?? "unknown")")
+                return
+            }
             try checkMemory(content: contentImage, styles: sources, stages: stages, settings: settings)
             let vgg = try loadVGG19(weights)
             let transfer = try CoarseToFine(vgg: vgg, content: contentImage, styles: sources, styleScale: styleScale,
@@ -216,7 +226,8 @@ struct TransferCommand: ParsableCommand {
             guard FileManager.default.fileExists(atPath: value) else {
                 throw ValidationError("--init '\(value)' is neither content, noise, blurred nor an existing image file")
             }
-            let image = try ImageIO.read(value, maxPixels: maxPixels)
+            let image: Image
+            do { image = try ImageIO.read(value, maxPixels: maxPixels) } catch { throw ValidationError("--init: \(error)") }
             if abs(Double(image.width) / Double(image.height) - Double(content.width) / Double(content.height)) > 0.01 {
                 stderr("stylize: warning: the --init image is \(image.width)x\(image.height), the photo \(content.width)x\(content.height): it is stretched to fit")
             }
@@ -232,11 +243,13 @@ struct TransferCommand: ParsableCommand {
                 throw ValidationError("--style-mask '\(item)' should be STYLE=MASK.png")
             }
             let (key, path) = (String(item[..<equals]), String(item[item.index(after: equals)...]))
-            guard let index = styles.firstIndex(of: key) ?? Int(key).flatMap({ (1...styles.count).contains($0) ? $0 - 1 : nil }) else {
-                throw ValidationError("--style-mask: '\(key)' is not one of the style images (\(styles.joined(separator: ", "))) nor a number from 1 to \(styles.count)")
+            let named = styles.firstIndex(of: key) ?? styles.firstIndex { URL(fileURLWithPath: $0).lastPathComponent == key }
+            guard let index = named ?? Int(key).flatMap({ (1...styles.count).contains($0) ? $0 - 1 : nil }) else {
+                throw ValidationError("--style-mask: '\(key)' is not one of the style images (\(styles.joined(separator: ", "))), their file names, nor a number from 1 to \(styles.count)")
             }
             guard masks[index] == nil else { throw ValidationError("--style-mask: two masks for \(styles[index])") }
-            let mask = StyleMask(try ImageIO.read(path, maxPixels: maxPixels))
+            let mask: StyleMask
+            do { mask = StyleMask(try ImageIO.read(path, maxPixels: maxPixels)) } catch { throw ValidationError("--style-mask: \(error)") }
             guard !mask.isEmpty else {
                 throw ValidationError("--style-mask: '\(path)' is all black, so \(styles[index]) would apply nowhere")
             }
@@ -258,14 +271,17 @@ struct TransferCommand: ParsableCommand {
         }
         let needed = estimate(stages, settings)
         guard needed > available else { return }
-        let fitting = MemoryEstimate.largestFittingLongSide(upTo: size, bytes: available) { side in
-            estimate(stages.map { CoarseToFine.Stage(longSide: max(1, $0.longSide * side / size), iterations: $0.iterations) }, settings)
+        func fittingSize(_ settings: TransferSettings) -> Int? {
+            MemoryEstimate.largestFittingLongSide(upTo: size, bytes: available) { side in
+                estimate(stages.map { CoarseToFine.Stage(longSide: max(1, $0.longSide * side / size), iterations: $0.iterations) }, settings)
+            }
         }
-        var fewer = settings
-        fewer.lbfgsHistory = 5
-        let withShortHistory = settings.optimizer == .lbfgs && settings.lbfgsHistory > 5 && estimate(stages, fewer) <= available
-            ? " or --lbfgs-history 5" : ""
-        let suggestion = fitting.map { "try --size \($0)\(withShortHistory)" } ?? "it does not fit at any size"
+        var shortHistory = settings
+        shortHistory.lbfgsHistory = 5
+        let withShortHistory = settings.optimizer == .lbfgs && settings.lbfgsHistory > 5
+            ? fittingSize(shortHistory).map { $0 == size ? " or --lbfgs-history 5" : " or --size \($0) --lbfgs-history 5" } ?? ""
+            : ""
+        let suggestion = fittingSize(settings).map { "try --size \($0)\(withShortHistory)" } ?? "it does not fit at any size"
         throw ValidationError("a \(size) px output needs about \(formatBytes(needed)) of memory at its peak, and \(formatBytes(available)) is available: \(suggestion) (or --ignore-memory-estimate)")
     }
 

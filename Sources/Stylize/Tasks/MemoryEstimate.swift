@@ -6,18 +6,21 @@ import Foundation
 /// The estimate counts what the code allocates, in floats, from the image size and the layers used:
 /// - `VGG19Features` keeps every stage's output and a gradient of the same size down to the deepest layer
 ///   used (2 x 320 floats per pixel down to relu5_1, 2/3 of them in block 1), plus max pooling's workspace;
-/// - the objective copies each content and style layer it reads several times per evaluation (the plain
-///   feature, the loss's gradient, the gradient's layout conversion: about 7 copies of C·h·w);
+/// - the objective's copies of each layer it reads (C·h·w each): the network's plain copy, the tensor handed
+///   out, the loss's gradient and the network's conversion of it back, about 4 in all;
 /// - the optimiser: L-BFGS keeps 2 vectors of 3·H·W per remembered step (at most `iterations` of them) and
 ///   about 10 more of the image's size; Adam 2;
 /// - the style images' own pass through VGG19, which runs first and is freed before the main one;
 /// - a fixed part: the weights, once as loaded and again in oneDNN's layouts, and the process.
-/// Calibrated against peak RSS (`/usr/bin/time -v`, GNU time's "Maximum resident set size") of
-/// `stylize transfer` at 256, 512 and 1024 px; see `calibration` below.
+///
+/// Calibrated against the peak RSS that GNU time reports (`/usr/bin/time -v`, "Maximum resident set size") of
+/// `stylize transfer examples/cincinnati-bridge.jpg examples/starry-night.jpg --iterations 2`, direct
+/// convolutions: 525 MiB at 256 px (256x187), 1248 MiB at 512 px, 4234 MiB at 1024 px (1024x750), that is
+/// about 5.4 KB per pixel and 270 MiB besides. The counts above give 4.9 KB per pixel; `calibration` covers
+/// the rest (oneDNN's scratchpads, the allocator's slack) and the estimate is within 4% of all three.
 public enum MemoryEstimate {
-    /// Measured peak RSS divided by the raw count above, to cover oneDNN's scratchpads and allocator slack.
-    static let calibration = 1.15
-    static let fixedBytes = 600 << 20
+    static let calibration = 1.1
+    static let fixedBytes = 300 << 20
 
     /// Floats per output position for the network's outputs and gradients (and pooling workspaces) down
     /// to `deepest`, and for the objective's copies of the `used` layers.
@@ -30,7 +33,7 @@ public enum MemoryEstimate {
             for index in 1...spec.convolutions {
                 let size = Double(spec.channels * h * w)
                 floats += 2 * size
-                if used.contains("relu\(block + 1)_\(index)") { floats += (training ? 7 : 2) * size }
+                if used.contains("relu\(block + 1)_\(index)") { floats += (training ? 4 : 2) * size }
                 built += 1
                 if built > depth { break blocks }
             }
@@ -89,11 +92,12 @@ public enum MemoryEstimate {
         return nil
     }
 
-    /// The largest output long side (a multiple of 16, at most `size`) whose estimate fits in `bytes`.
+    /// The largest output long side (`size` itself or a multiple of 16 below it) whose estimate fits in `bytes`.
     public static func largestFittingLongSide(upTo size: Int, bytes: Int, estimate: (Int) -> Int) -> Int? {
+        if estimate(size) <= bytes { return size }
         var best: Int? = nil
         var side = 16
-        while side <= size {
+        while side < size {
             if estimate(side) <= bytes { best = side } else { break }
             side += 16
         }
