@@ -35,6 +35,10 @@ let package = Package(
             name: "stylize",
             dependencies: ["Stylize", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        .executableTarget(
+            name: "stylize-bench",
+            dependencies: ["Stylize", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .testTarget(name: "StylizeTests", dependencies: ["Stylize"]),
     ]
 )

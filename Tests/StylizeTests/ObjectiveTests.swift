@@ -105,3 +105,14 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(x[1], 0.5, accuracy: 1e-2)
     }
 }
+
+final class VectorTests: XCTestCase {
+    func testDotMatchesADoublePrecisionSumOnLongAndOddLengths() {
+        var random = SeededGenerator(seed: 3)
+        for count in [1, 15, 17, 4096 * 3 + 5, 1_000_003] {
+            let a = (0..<count).map { _ in random.uniform(-1, 1) }, b = (0..<count).map { _ in random.uniform(-1, 1) }
+            let expected = zip(a, b).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+            XCTAssertEqual(Double(dot(a, b)), expected, accuracy: 1e-5 * max(1, abs(expected)) + 1e-4, "length \(count)")
+        }
+    }
+}

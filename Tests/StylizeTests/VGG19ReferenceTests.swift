@@ -17,21 +17,8 @@ final class VGG19ReferenceTests: XCTestCase {
         return try! VGG19(parameters: VGG19Weights.load(from: location))
     }()
 
-    /// The reference's formula images, RGB 0...255 [3, 48, 64], x = column, y = row.
-    static func formulaImage(_ formula: String) -> Tensor {
-        let (h, w) = (48, 64)
-        var scalars = [Float](repeating: 0, count: 3 * h * w)
-        for c in 0..<3 { for y in 0..<h { for x in 0..<w {
-            let (X, Y, C) = (Double(x), Double(y), Double(c))
-            let value: Double
-            switch formula {
-            case "content": value = 127.5 + 127.5 * sin(0.11 * (X + 1) * (C + 1) + 0.07 * (Y + 1) * (3 - C))
-            case "style": value = 127.5 + 127.5 * cos(0.23 * X * (C + 2) - 0.19 * Y * (C + 1) + 0.5 * C)
-            default: value = 127.5 + 100 * sin(0.05 * X * Y / (C + 1) + 0.3 * C) + 20 * cos(0.9 * (X - Y))
-            }
-            scalars[(c * h + y) * w + x] = Float(value)
-        }}}
-        return Tensor(shape: [3, h, w], scalars: scalars)
+    static func formulaImage(_ name: String) -> Tensor {
+        FormulaImage(rawValue: name)!.tensor(height: 48, width: 64)
     }
 
     func assertRelative(_ actual: Double, _ expected: Double, _ tolerance: Double, _ what: String,
@@ -51,7 +38,7 @@ final class VGG19ReferenceTests: XCTestCase {
         }
     }
 
-    /// float32 direct convolution agrees to 1e-4; Winograd trades some precision, and is held to 1e-3.
+    /// float32 direct convolution agrees to 1e-4; Winograd (also a possible choice of auto) to 1e-3.
     func allowedError(_ algorithm: ConvolutionAlgorithm) -> Double { algorithm == .direct ? 1e-4 : 1e-3 }
 
     func checkLayers(_ key: String, pooling: PoolingKind, algorithm: ConvolutionAlgorithm = .direct) throws {
@@ -118,4 +105,15 @@ final class VGG19ReferenceTests: XCTestCase {
     func testObjectiveAndGradientMatchReference() throws { try checkObjective(algorithm: .direct) }
 
     func testObjectiveAndGradientMatchReferenceWithWinograd() throws { try checkObjective(algorithm: .winograd) }
+
+    /// The default: each layer's algorithm measured on this machine, then remembered in a file.
+    func testObjectiveAndGradientMatchReferenceWithMeasuredChoices() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("choices-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        MeasuredAlgorithms.keep(in: file)
+        try checkObjective(algorithm: .auto)
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: String]
+        XCTAssertGreaterThanOrEqual(saved.count, 8, "one choice per convolution shape")
+        XCTAssertTrue(saved.values.allSatisfy { ["direct", "winograd"].contains($0) }, "\(saved)")
+    }
 }

@@ -1,7 +1,10 @@
 import CDNNL
+import Foundation
+import Synchronization
 
-/// Which convolution algorithm oneDNN runs. Winograd (F(4x4, 3x3)) trades a little precision for far
-/// fewer multiplications on 3x3 stride-1 layers.
+/// Which convolution algorithm oneDNN runs. Winograd (F(4x4, 3x3)) trades a little precision (about 1e-4
+/// relative) for far fewer multiplications on 3x3 stride-1 layers; `auto` measures both once per layer shape
+/// and keeps the faster (`Convolution.make`).
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case direct, winograd, auto
 
@@ -9,7 +12,7 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
         switch self {
         case .direct: dnnl_convolution_direct
         case .winograd: dnnl_convolution_winograd
-        case .auto: dnnl_convolution_auto
+        case .auto: preconditionFailure("auto is resolved by measuring, in Convolution.make")
         }
     }
 }
@@ -59,16 +62,10 @@ final class Convolution {
         var desc = dnnl_convolution_desc_t()
         try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm.dnnl, &src, &wei, &bia,
                                                      &dst, strides, pad, pad), "convolution_forward_desc_init")
-        var attributes: dnnl_primitive_attr_t?
-        try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        if fusedReLU {
-            var postOps: dnnl_post_ops_t?
-            try check(dnnl_post_ops_create(&postOps), "post_ops_create")
-            defer { dnnl_post_ops_destroy(postOps) }
-            try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise")
-            try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
+        let attributes = try makeAttributes { postOps in
+            if fusedReLU { try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise") }
         }
+        defer { dnnl_primitive_attr_destroy(attributes) }
         forwardPrimitive = try Primitive(desc, attributes: attributes, name: "convolution \(algorithm)")
         self.sourceLayout = forwardPrimitive.layout(dnnl_query_src_md)
         destinationLayout = forwardPrimitive.layout(dnnl_query_dst_md)
@@ -106,36 +103,61 @@ final class Convolution {
     // MARK: Backward to the input: dL/dsrc = conv_transpose(dL/d(conv output), W)
     // A fused ReLU's own backward is `ReLU.backward`, applied to the gradient before this.
 
-    /// The backward kernel may want the weights in another blocked order than the forward one (e.g. input and
-    /// output channel blocks swapped); it then gets its own copy, refreshed after `setParameters`.
-    private lazy var backwardData: Result<(primitive: Primitive, weights: Memory, reorder: Reorder?), Error> = Result {
-        // The input gradient's layout is left to oneDNN too: for a 3-channel image the jit kernels want it
-        // blocked where the forward pass took it plain.
-        var diffSrc = MemoryDescriptor.any(inputShape), wei = MemoryDescriptor.any(weightsShape)
-        var diffDst = destinationLayout
+    /// The backward kernel may want the weights in another blocked order than the forward one (input and output
+    /// channel blocks swapped); it then works on a reordered copy, refreshed after `setParameters`, or reordered
+    /// afresh each pass into a buffer that all layers share (`shareBackwardWeights`), which saves a whole copy of
+    /// the network's weights for one reorder per pass.
+    private lazy var backwardData: Result<(primitive: Primitive, reorder: Reorder?), Error> = Result {
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
-        var desc = dnnl_convolution_desc_t()
-        try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
-                                                           strides, pad, pad), "convolution_backward_data_desc_init")
-        let primitive = try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
+        func make(inputGradientLayout: MemoryDescriptor) throws -> Primitive {
+            var diffSrc = inputGradientLayout, wei = MemoryDescriptor.any(weightsShape), diffDst = destinationLayout
+            var desc = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
+                                                               strides, pad, pad), "convolution_backward_data_desc_init")
+            return try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
+        }
+        // The input gradient in the input's own layout keeps the layers below free of reorders; but when only a
+        // slow reference kernel takes that layout (a 3-channel image in plain layout), oneDNN may choose.
+        var primitive = try make(inputGradientLayout: sourceLayout)
+        if primitive.implementation.hasPrefix("ref") {
+            primitive = try make(inputGradientLayout: .any(inputShape))
+        }
         let layout = primitive.layout(dnnl_query_weights_md)
-        if layout.sameLayout(as: weightsLayout) { return (primitive, weights, nil) }
-        return (primitive, try Memory(layout), try Reorder(from: weightsLayout, to: layout))
+        return (primitive, layout.sameLayout(as: weightsLayout) ? nil : try Reorder(from: weightsLayout, to: layout))
     }
+    private var backwardWeights: Memory?
     private var backwardWeightsAreStale = true
+    private var backwardWeightsAreShared = false
 
     /// The layout `backwardData` writes the input gradient in.
     func inputGradientLayout() throws -> MemoryDescriptor {
         try backwardData.get().primitive.layout(dnnl_query_diff_src_md)
     }
 
+    /// Bytes of the backward pass's own copy of the weights; 0 when it reads the forward weights.
+    func backwardWeightsByteCount() throws -> Int {
+        let (primitive, reorder) = try backwardData.get()
+        return reorder == nil ? 0 : primitive.layout(dnnl_query_weights_md).byteCount
+    }
+
+    /// Keeps the backward weights in `buffer` (at least `backwardWeightsByteCount()` bytes), reordered each pass.
+    func shareBackwardWeights(_ buffer: Buffer) throws {
+        let (primitive, reorder) = try backwardData.get()
+        guard reorder != nil else { return }
+        backwardWeights = try Memory(primitive.layout(dnnl_query_weights_md), in: buffer)
+        backwardWeightsAreShared = true
+    }
+
     func backwardData(_ outputGradient: Memory, into inputGradient: Memory) throws {
-        let (primitive, backwardWeights, reorder) = try backwardData.get()
-        if backwardWeightsAreStale, let reorder {
-            reorder(weights, into: backwardWeights)
+        let (primitive, reorder) = try backwardData.get()
+        var weightsForBackward = weights
+        if let reorder {
+            if backwardWeights == nil { backwardWeights = try Memory(primitive.layout(dnnl_query_weights_md)) }
+            if backwardWeightsAreStale || backwardWeightsAreShared { reorder(weights, into: backwardWeights!) }
+            backwardWeightsAreStale = false
+            weightsForBackward = backwardWeights!
         }
-        backwardWeightsAreStale = false
-        primitive.execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, backwardWeights),
+        primitive.execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, weightsForBackward),
                            (STYLIZE_ARG_DIFF_SRC, inputGradient)])
     }
 
@@ -166,5 +188,76 @@ final class Convolution {
         toPlain(diffWeights, into: plain)
         return (Tensor(shape: weightsShape, scalars: plain.scalars()),
                 Tensor(shape: [weightsShape[0]], scalars: diffBias.scalars()))
+    }
+}
+
+extension Convolution {
+    /// A convolution with the given algorithm. `.auto` times the direct and the Winograd kernels on this shape
+    /// (forward plus backward-data, the work of one optimisation step; best of three runs) the first time the
+    /// shape is seen, and keeps Winograd only where it is clearly faster (by 10%: its transformed weights take
+    /// four times the memory). Winograd is not built for every shape, and then direct it is.
+    static func make(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, fusedReLU: Bool,
+                     algorithm: ConvolutionAlgorithm, sourceLayout: MemoryDescriptor? = nil) throws -> Convolution {
+        func build(_ algorithm: ConvolutionAlgorithm) throws -> Convolution {
+            try Convolution(inputShape: inputShape, weights: weights, bias: bias, stride: stride, padding: padding,
+                            fusedReLU: fusedReLU, algorithm: algorithm, sourceLayout: sourceLayout)
+        }
+        guard algorithm == .auto else { return try build(algorithm) }
+        let key = "\(inputShape) \(weights.shape) s\(stride) p\(padding) \(sourceLayout?.shape ?? [])"
+        if let known = MeasuredAlgorithms.lookup(key) { return try build(known) }
+        let direct = try build(.direct)
+        var choice = ConvolutionAlgorithm.direct
+        if let winograd = try? build(.winograd), try winograd.secondsPerStep() < 0.9 * direct.secondsPerStep() {
+            choice = .winograd
+        }
+        MeasuredAlgorithms.record(key, choice)
+        return choice == .direct ? direct : try build(.winograd)
+    }
+
+    /// Best of three forward + backward-data passes on zeros.
+    private func secondsPerStep() throws -> Double {
+        let source = try Memory(sourceLayout), output = try makeOutput(), gradient = try Memory(inputGradientLayout())
+        source.fill(0)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let start = ContinuousClock.now
+            forward(source, into: output)
+            try backwardData(output, into: gradient)
+            let elapsed = ContinuousClock.now - start
+            best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        return best
+    }
+}
+
+/// What `auto` measured, by layer shape, thread count and instruction set, for the life of the process, and
+/// between runs in a small JSON file once `keep(in:)` names one: measuring costs a few iterations' time.
+public enum MeasuredAlgorithms {
+    private static let state = Mutex<(file: URL?, choices: [String: String])>((nil, [:]))
+
+    /// Loads earlier measurements from `file` (if it is there) and saves new ones to it.
+    public static func keep(in file: URL) {
+        let saved = (try? Data(contentsOf: file)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: String] }
+        state.withLock { $0 = (file, (saved ?? [:]).merging($0.choices) { _, new in new }) }
+    }
+
+    private static func context(_ key: String) -> String {
+        "\(key) t\(DNNL.threads) isa\(dnnl_get_effective_cpu_isa().rawValue)"
+    }
+
+    static func lookup(_ key: String) -> ConvolutionAlgorithm? {
+        state.withLock { $0.choices[context(key)] }.flatMap(ConvolutionAlgorithm.init(rawValue:))
+    }
+
+    static func record(_ key: String, _ choice: ConvolutionAlgorithm) {
+        let (file, choices) = state.withLock { state -> (URL?, [String: String]) in
+            state.choices[context(key)] = choice.rawValue
+            return state
+        }
+        guard let file, let data = try? JSONSerialization.data(withJSONObject: choices, options: [.sortedKeys, .prettyPrinted]) else { return }
+        // A lost race between two processes only costs a measurement; a half-written file is never read.
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
+        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if (try? data.write(to: temporary)) != nil { _ = rename(temporary.path, file.path) }
     }
 }

@@ -77,24 +77,71 @@ extension MemoryDescriptor {
     }
 }
 
-/// A buffer owned by oneDNN together with its descriptor. Blocked layouts pad channels, so `byteCount` may
-/// exceed the logical element count times four.
+/// Raw, 64-byte aligned storage that several `Memory` views can share, one at a time: VGG19's activations
+/// and gradients all live in two of these.
+final class Buffer {
+    let byteCount: Int
+    let pointer: UnsafeMutableRawPointer
+
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        pointer = .allocate(byteCount: max(byteCount, 64), alignment: 64)
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// A float32 oneDNN memory object: a descriptor and the storage it describes. Blocked layouts pad channels,
+/// so `capacity` may exceed the logical element count.
 final class Memory {
     let descriptor: MemoryDescriptor
     let handle: dnnl_memory_t
     let pointer: UnsafeMutablePointer<Float>
+    /// Keeps shared storage alive as long as a view of it.
+    private let storage: Buffer?
 
-    init(_ descriptor: MemoryDescriptor) throws {
+    /// Memory that oneDNN allocates and owns.
+    convenience init(_ descriptor: MemoryDescriptor) throws {
+        try self.init(descriptor, at: stylize_memory_allocate(), storage: nil)
+    }
+
+    /// A view of shared storage.
+    convenience init(_ descriptor: MemoryDescriptor, in buffer: Buffer) throws {
+        precondition(descriptor.byteCount <= buffer.byteCount, "a view larger than its buffer")
+        try self.init(descriptor, at: buffer.pointer, storage: buffer)
+    }
+
+    private init(_ descriptor: MemoryDescriptor, at address: UnsafeMutableRawPointer, storage: Buffer?) throws {
         self.descriptor = descriptor
+        self.storage = storage
         var md = descriptor
         var handle: dnnl_memory_t?
-        try check(dnnl_memory_create(&handle, &md, DNNL.engine, stylize_memory_allocate()), "memory_create")
+        try check(dnnl_memory_create(&handle, &md, DNNL.engine, address), "memory_create")
         self.handle = handle!
         var raw: UnsafeMutableRawPointer?
         try check(dnnl_memory_get_data_handle(handle, &raw), "memory_get_data_handle")
         // oneDNN allocates nothing for an empty descriptor, but an empty memory object is never read.
-        pointer = (raw ?? UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64))
+        pointer = (raw ?? storage?.pointer ?? UnsafeMutableRawPointer(bitPattern: 64)!)
             .bindMemory(to: Float.self, capacity: max(1, descriptor.byteCount / 4))
+    }
+
+    /// Runs `body` with a plain-layout memory object over an array's storage, so that reorders write Swift
+    /// arrays without a copy.
+    static func viewing<R>(_ scalars: inout [Float], as dims: [Int], _ body: (Memory) throws -> R) throws -> R {
+        let descriptor = MemoryDescriptor.plain(dims)
+        precondition(descriptor.byteCount == scalars.count * 4, "viewing \(scalars.count) floats as \(dims)")
+        return try scalars.withUnsafeMutableBytes { raw in
+            try body(Memory(descriptor, at: raw.baseAddress!, storage: nil))
+        }
+    }
+
+    /// The same for an array that is only read (the memory object must only be a source).
+    static func viewing<R>(_ scalars: [Float], as dims: [Int], _ body: (Memory) throws -> R) throws -> R {
+        let descriptor = MemoryDescriptor.plain(dims)
+        precondition(descriptor.byteCount == scalars.count * 4, "viewing \(scalars.count) floats as \(dims)")
+        return try scalars.withUnsafeBytes { raw in
+            try body(Memory(descriptor, at: UnsafeMutableRawPointer(mutating: raw.baseAddress!), storage: nil))
+        }
     }
 
     deinit { dnnl_memory_destroy(handle) }
@@ -175,14 +222,18 @@ final class Primitive {
     }
 }
 
-/// Copies between two layouts of the same tensor (plain <-> blocked).
+/// Copies between two layouts of the same tensor (plain <-> blocked), or adds into the destination.
 final class Reorder {
     private let primitive: Primitive
 
-    init(from source: MemoryDescriptor, to destination: MemoryDescriptor) throws {
+    init(from source: MemoryDescriptor, to destination: MemoryDescriptor, accumulate: Bool = false) throws {
         var src = source, dst = destination
+        let attributes = try makeAttributes { postOps in
+            if accumulate { try check(dnnl_post_ops_append_sum(postOps, 1), "post_ops_append_sum") }
+        }
+        defer { dnnl_primitive_attr_destroy(attributes) }
         var pd: dnnl_primitive_desc_t?
-        try check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.engine, &dst, DNNL.engine, nil),
+        try check(dnnl_reorder_primitive_desc_create(&pd, &src, DNNL.engine, &dst, DNNL.engine, attributes),
                   "reorder_primitive_desc_create")
         primitive = try Primitive(descriptor: pd!, name: "reorder")
     }
@@ -195,4 +246,17 @@ final class Reorder {
 /// The dims arrays oneDNN's descriptor functions take (a C array of DNNL_MAX_NDIMS int64s).
 func dnnlDims(_ values: [Int]) -> [Int64] {
     values.map { Int64($0) } + [Int64](repeating: 0, count: 12 - values.count)
+}
+
+/// Primitive attributes carrying the post-ops `append` adds (a fused ReLU, an accumulation); the caller
+/// destroys them once the primitive descriptor is made.
+func makeAttributes(_ append: (dnnl_post_ops_t) throws -> Void) throws -> dnnl_primitive_attr_t {
+    var attributes: dnnl_primitive_attr_t?
+    try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
+    var postOps: dnnl_post_ops_t?
+    try check(dnnl_post_ops_create(&postOps), "post_ops_create")
+    defer { dnnl_post_ops_destroy(postOps) }
+    try append(postOps!)
+    try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
+    return attributes!
 }

@@ -23,3 +23,40 @@ final class ReLUBackward {
         primitive.execute([(STYLIZE_ARG_DST, output), (STYLIZE_ARG_DIFF_DST, gradient), (STYLIZE_ARG_DIFF_SRC, gradient)])
     }
 }
+
+/// ReLU's backward pass from a bit mask of where its output was positive. Keeping a bit per value instead
+/// of the float output lets the next layers overwrite the output, so VGG19 needs two activation buffers in
+/// all rather than one per layer. Elementwise, so it works in any layout, padding included.
+struct ReLUMask {
+    private var positive: [UInt8]
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        positive = [UInt8](repeating: 0, count: (capacity + 7) / 8)
+    }
+
+    mutating func record(_ output: Memory) {
+        precondition(output.capacity == capacity)
+        let values = output.pointer, count = capacity
+        positive.withUnsafeMutableBufferPointer { bits in
+            for byte in 0..<bits.count {
+                var packed: UInt8 = 0
+                for bit in 0..<8 where byte * 8 + bit < count && values[byte * 8 + bit] > 0 { packed |= 1 << bit }
+                bits[byte] = packed
+            }
+        }
+    }
+
+    /// dL/dx = dL/dy where y > 0, else 0, in place.
+    func apply(to gradient: Memory) {
+        precondition(gradient.capacity == capacity)
+        let g = gradient.pointer, count = capacity
+        positive.withUnsafeBufferPointer { bits in
+            for byte in 0..<bits.count {
+                let packed = bits[byte]
+                for bit in 0..<8 where byte * 8 + bit < count && packed & (1 << bit) == 0 { g[byte * 8 + bit] = 0 }
+            }
+        }
+    }
+}

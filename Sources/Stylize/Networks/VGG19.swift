@@ -62,11 +62,16 @@ public struct VGG19: Sendable {
     }
 }
 
-/// VGG19 compiled for one input size, pooling kind and depth. It keeps every activation of the last forward
-/// pass, which its backward pass needs, and reuses all buffers and primitives from one call to the next.
+/// VGG19 compiled for one input size, pooling kind and depth, built for the style-transfer loop: forward to the
+/// deepest layer needed, then backward from gradients given at some ReLU outputs down to the image.
+///
+/// Memory is what limits image size, so activations are not kept per layer: the forward pass ping-pongs
+/// between two buffers, remembering only what backward needs (a byte per ReLU output for its mask, max
+/// pooling's small workspace, and the plain features asked for); the backward pass reuses the same two buffers
+/// for the gradients. Primitives and buffers are made once and reused by every call.
 public final class VGG19Features {
     private enum Stage {
-        case convolution(Convolution, relu: ReLUBackward, name: String)
+        case convolution(Convolution, name: String)
         case pooling(Pooling, workspace: Memory?)
     }
 
@@ -74,18 +79,20 @@ public final class VGG19Features {
     public let width: Int
     public let layers: [String]
     private let stages: [Stage]
+    /// Stage i's output (and, in backward, the gradient with respect to it) lives in buffer (i + 1) % 2.
     private let outputs: [Memory]
-    private let gradients: [Memory]
+    private var masks: [Int: ReLUMask] = [:]
     private let input: Memory
     private let inputGradient: Memory
     private let toNetworkInput: Reorder
     private let fromNetworkInput: Reorder
     private var stageOfLayer: [String: Int] = [:]
-    private var toPlain: [Int: (Reorder, Memory)] = [:]
-    private var fromPlain: [Int: (Reorder, Memory, Memory)] = [:]
+    private var toPlain: [Int: Reorder] = [:]
+    private var addPlain: [Int: Reorder] = [:]
 
     /// - Parameters:
     ///   - deepest: the deepest ReLU layer anyone will ask for; the network stops there.
+    ///   - algorithm: `.auto` measures direct and Winograd convolution once per layer shape and keeps the faster.
     public init(_ network: VGG19, height: Int, width: Int, deepest: String, pooling: PoolingKind = .max,
                 algorithm: ConvolutionAlgorithm = .direct) throws {
         guard let depth = VGG19.reluLayers.firstIndex(of: deepest) else {
@@ -93,19 +100,18 @@ public final class VGG19Features {
         }
         self.height = height
         self.width = width
-        var stages: [Stage] = [], outputs: [Memory] = []
+        var stages: [Stage] = []
         var shape = [1, 3, height, width]
         var layout: MemoryDescriptor? = nil
         var built = 0
         blocks: for (block, spec) in VGG19.blocks.enumerated() {
             for index in 1...spec.convolutions {
                 let name = "conv\(block + 1)_\(index)"
-                let convolution = try Convolution(inputShape: shape, weights: network.parameters["\(name).weight"]!,
-                                                  bias: network.parameters["\(name).bias"]!, padding: 1, fusedReLU: true,
-                                                  algorithm: algorithm, sourceLayout: layout)
+                let convolution = try Convolution.make(inputShape: shape, weights: network.parameters["\(name).weight"]!,
+                                                       bias: network.parameters["\(name).bias"]!, padding: 1,
+                                                       fusedReLU: true, algorithm: algorithm, sourceLayout: layout)
                 let relu = "relu\(block + 1)_\(index)"
-                stages.append(.convolution(convolution, relu: try ReLUBackward(layout: convolution.destinationLayout), name: relu))
-                outputs.append(try convolution.makeOutput())
+                stages.append(.convolution(convolution, name: relu))
                 stageOfLayer[relu] = stages.count - 1
                 (shape, layout) = (convolution.outputShape, convolution.destinationLayout)
                 built += 1
@@ -116,48 +122,63 @@ public final class VGG19Features {
             }
             let pool = try Pooling(inputShape: shape, sourceLayout: layout!, kind: pooling.engineKind)
             stages.append(.pooling(pool, workspace: try pool.makeWorkspace()))
-            outputs.append(try Memory(pool.destinationLayout))
             (shape, layout) = (pool.outputShape, pool.destinationLayout)
         }
         self.stages = stages
-        self.outputs = outputs
-        self.gradients = try outputs.map { try Memory($0.descriptor) }
         self.layers = Array(VGG19.reluLayers[...depth])
-        for (index, stage) in stages.enumerated().dropFirst() {
-            if case .convolution(let convolution, _, let name) = stage,
-               try !convolution.inputGradientLayout().sameLayout(as: outputs[index - 1].descriptor) {
-                throw EngineError(description: "oneDNN chose different layouts below \(name) forward and backward")
+
+        guard case .convolution(let first, _) = stages[0] else { fatalError("VGG19 starts with a convolution") }
+        var layouts = [first.sourceLayout, try first.inputGradientLayout()]
+        for (index, stage) in stages.enumerated() {
+            switch stage {
+            case .convolution(let convolution, let name):
+                layouts.append(convolution.destinationLayout)
+                masks[index] = ReLUMask(capacity: convolution.destinationLayout.byteCount / 4)
+                if index > 0, try !convolution.inputGradientLayout().sameLayout(as: layouts[layouts.count - 2]) {
+                    throw EngineError(description: "oneDNN chose different layouts below \(name) forward and backward")
+                }
+            case .pooling(let pool, _):
+                layouts.append(pool.destinationLayout)
             }
         }
-        guard case .convolution(let first, _, _) = stages[0] else { fatalError("VGG19 starts with a convolution") }
+        let largest = layouts.map(\.byteCount).max()!
+        let buffers = [Buffer(byteCount: largest), Buffer(byteCount: largest)]
+        // One buffer for every layer's backward-ordered weights, instead of a second copy of the network.
+        var convolutions: [Convolution] = []
+        for case .convolution(let convolution, _) in stages { convolutions.append(convolution) }
+        let backwardWeights = Buffer(byteCount: try convolutions.map { try $0.backwardWeightsByteCount() }.max() ?? 0)
+        for convolution in convolutions { try convolution.shareBackwardWeights(backwardWeights) }
+        outputs = try stages.indices.map { try Memory(layouts[$0 + 2], in: buffers[($0 + 1) % 2]) }
+        input = try Memory(first.sourceLayout, in: buffers[0])
+        inputGradient = try Memory(layouts[1], in: buffers[0])
         let plainInput = MemoryDescriptor.plain([1, 3, height, width])
-        input = try Memory(first.sourceLayout)
-        inputGradient = try Memory(first.inputGradientLayout())
         toNetworkInput = try Reorder(from: plainInput, to: first.sourceLayout)
         fromNetworkInput = try Reorder(from: inputGradient.descriptor, to: plainInput)
     }
 
     /// Which oneDNN kernels run, for logs and benchmarks.
     public var implementations: [String] {
-        stages.compactMap { if case .convolution(let c, _, let name) = $0 { "\(name): \(c.implementation)" } else { nil } }
+        stages.compactMap { if case .convolution(let c, let name) = $0 { "\(name): \(c.implementation)" } else { nil } }
     }
 
     /// Runs the network on a preprocessed image [3, H, W] and returns the ReLU outputs asked for, [C, h, w].
     public func forward(_ image: Tensor, returning names: Set<String>) throws -> [String: Tensor] {
         precondition(image.shape == [3, height, width], "VGG19Features built for 3x\(height)x\(width), given \(image.shape)")
-        let plain = try Memory(.plain([1, 3, height, width]))
-        plain.load(image.scalars)
-        toNetworkInput(plain, into: input)
+        try Memory.viewing(image.scalars, as: [1, 3, height, width]) { toNetworkInput($0, into: input) }
+        let wanted = try Set(names.map(stage(of:)))
+        var features: [String: Tensor] = [:]
         var source = input
         for (index, stage) in stages.enumerated() {
             switch stage {
-            case .convolution(let convolution, _, _): convolution.forward(source, into: outputs[index])
-            case .pooling(let pool, let workspace): pool.forward(source, into: outputs[index], workspace: workspace)
+            case .convolution(let convolution, let name):
+                convolution.forward(source, into: outputs[index])
+                masks[index]!.record(outputs[index])
+                if wanted.contains(index) { features[name] = try plainCopy(of: index) }
+            case .pooling(let pool, let workspace):
+                pool.forward(source, into: outputs[index], workspace: workspace)
             }
             source = outputs[index]
         }
-        var features: [String: Tensor] = [:]
-        for name in names { features[name] = try feature(name) }
         return features
     }
 
@@ -168,50 +189,53 @@ public final class VGG19Features {
         return index
     }
 
-    private func feature(_ name: String) throws -> Tensor {
-        let index = try stage(of: name)
+    private func plainCopy(of index: Int) throws -> Tensor {
         let dims = outputs[index].descriptor.shape
-        if toPlain[index] == nil {
-            toPlain[index] = (try Reorder(from: outputs[index].descriptor, to: .plain(dims)), try Memory(.plain(dims)))
-        }
-        let (reorder, plain) = toPlain[index]!
-        reorder(outputs[index], into: plain)
-        return Tensor(shape: Array(dims.dropFirst()), scalars: plain.scalars())
+        if toPlain[index] == nil { toPlain[index] = try Reorder(from: outputs[index].descriptor, to: .plain(dims)) }
+        var scalars = [Float](repeating: 0, count: dims.reduce(1, *))
+        try Memory.viewing(&scalars, as: dims) { toPlain[index]!(outputs[index], into: $0) }
+        return Tensor(shape: Array(dims.dropFirst()), scalars: scalars)
     }
 
-    /// Backpropagates gradients given at some ReLU outputs (each [C, h, w]) through the last forward pass and
-    /// returns the gradient with respect to the preprocessed image, [3, H, W].
-    public func backward(_ featureGradients: [String: Tensor]) throws -> Tensor {
-        var injected: [Int: Tensor] = [:]
-        for (name, gradient) in featureGradients { injected[try stage(of: name)] = gradient }
-        guard let top = injected.keys.max() else { return Tensor(zeros: [3, height, width]) }
-        gradients[top].fill(0)
-        for index in stride(from: top, through: 0, by: -1) {
-            if let gradient = injected[index] { try add(gradient, toGradientOf: index) }
-            let below = index == 0 ? inputGradient : gradients[index - 1]
-            switch stages[index] {
-            case .convolution(let convolution, let relu, _):
-                relu(output: outputs[index], gradient: gradients[index])
-                try convolution.backwardData(gradients[index], into: below)
+    /// Backpropagates through the last forward pass and returns the gradient with respect to the preprocessed
+    /// image, [3, H, W]. `gradientAt(layer)` gives the loss gradient at a ReLU output ([C, h, w]) or nil; it is
+    /// asked for each layer when the backward pass reaches it, deepest first, so that only one is alive at a time.
+    public func backward(gradientAt: (String) throws -> Tensor?) throws -> Tensor {
+        var top: Int? = nil
+        for (index, stage) in stages.enumerated().reversed() {
+            if case .convolution(_, let name) = stage, let gradient = try gradientAt(name) {
+                if top == nil {
+                    top = index
+                    outputs[index].fill(0)
+                }
+                try add(gradient, toGradientOf: index)
+            }
+            guard top != nil else { continue }
+            let below = index == 0 ? inputGradient : outputs[index - 1]
+            switch stage {
+            case .convolution(let convolution, _):
+                masks[index]!.apply(to: outputs[index])
+                try convolution.backwardData(outputs[index], into: below)
             case .pooling(let pool, let workspace):
-                try pool.backward(gradients[index], into: below, workspace: workspace)
+                try pool.backward(outputs[index], into: below, workspace: workspace)
             }
         }
-        let plain = try Memory(.plain([1, 3, height, width]))
-        fromNetworkInput(inputGradient, into: plain)
-        return Tensor(shape: [3, height, width], scalars: plain.scalars())
+        var gradient = [Float](repeating: 0, count: 3 * height * width)
+        if top != nil {
+            try Memory.viewing(&gradient, as: [1, 3, height, width]) { fromNetworkInput(inputGradient, into: $0) }
+        }
+        return Tensor(shape: [3, height, width], scalars: gradient)
+    }
+
+    /// Convenience for gradients known up front.
+    public func backward(_ featureGradients: [String: Tensor]) throws -> Tensor {
+        try backward { featureGradients[$0] }
     }
 
     private func add(_ gradient: Tensor, toGradientOf index: Int) throws {
-        let layout = gradients[index].descriptor
-        if fromPlain[index] == nil {
-            let dims = layout.shape
-            fromPlain[index] = (try Reorder(from: .plain(dims), to: layout), try Memory(.plain(dims)), try Memory(layout))
-        }
-        let (reorder, plain, converted) = fromPlain[index]!
-        plain.load(gradient.scalars)
-        reorder(plain, into: converted)
-        gradients[index].add(converted)
+        let layout = outputs[index].descriptor
+        if addPlain[index] == nil { addPlain[index] = try Reorder(from: .plain(layout.shape), to: layout, accumulate: true) }
+        try Memory.viewing(gradient.scalars, as: layout.shape) { addPlain[index]!($0, into: outputs[index]) }
     }
 }
 

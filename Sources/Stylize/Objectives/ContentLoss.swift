@@ -11,14 +11,19 @@ public struct ContentLoss: Sendable {
     /// The loss and its gradient with respect to the features.
     public func callAsFunction(_ features: Tensor) -> (loss: Double, gradient: Tensor) {
         precondition(features.shape == target.shape, "content features \(features.shape) vs target \(target.shape)")
-        let scale = 2 * weight / Float(features.count)
-        var sum = 0.0
-        var gradient = [Float](repeating: 0, count: features.count)
-        for i in 0..<features.count {
-            let difference = features.scalars[i] - target.scalars[i]
-            sum += Double(difference * difference)
-            gradient[i] = scale * difference
-        }
-        return (Double(weight) * sum / Double(features.count), Tensor(shape: features.shape, scalars: gradient))
+        return meanSquaredError(features, target, weight: weight)
     }
+}
+
+/// weight · mean of (a − b)², and its gradient with respect to a: the shape of every term here.
+func meanSquaredError(_ a: Tensor, _ b: Tensor, weight: Float) -> (loss: Double, gradient: Tensor) {
+    let scale = 2 * weight / Float(a.count)
+    var sum = 0.0
+    var gradient = [Float](repeating: 0, count: a.count)
+    for i in 0..<a.count {
+        let difference = a.scalars[i] - b.scalars[i]
+        sum += Double(difference * difference)
+        gradient[i] = scale * difference
+    }
+    return (Double(weight) * sum / Double(a.count), Tensor(shape: a.shape, scalars: gradient))
 }

@@ -17,7 +17,7 @@ public struct ObjectiveSettings: Sendable {
     public var contentLayers: [WeightedLayer] = [WeightedLayer("relu4_2")]
     public var styleLayers: [WeightedLayer] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"].map { WeightedLayer($0) }
     public var pooling: PoolingKind = .max
-    public var algorithm: ConvolutionAlgorithm = .direct
+    public var algorithm: ConvolutionAlgorithm = .auto
 
     public init() {}
 
@@ -166,25 +166,31 @@ public final class GatysObjective {
     /// backward pass through VGG19.
     public func evaluate(_ x: Tensor) throws -> (terms: ObjectiveTerms, gradient: Tensor) {
         let names = Set(contentLosses.keys).union(styleLosses.keys)
-        let features = try network.forward(x, returning: names)
+        var features = try network.forward(x, returning: names)
         var terms = ObjectiveTerms()
-        var featureGradients: [String: Tensor] = [:]
-        for name in names {
+        // Each layer's loss gradient is made when the backward pass reaches the layer, and its features are
+        // dropped then: at large sizes these plain copies are a good part of the memory.
+        var gradient = try network.backward { name -> Tensor? in
+            guard let feature = features.removeValue(forKey: name) else { return nil }
             var gradient: Tensor? = nil
             if let loss = contentLosses[name] {
-                let (value, g) = loss(features[name]!)
+                let (value, g) = loss(feature)
                 terms.content += value
                 gradient = g
             }
             for loss in styleLosses[name] ?? [] {
-                let (value, g) = loss(features[name]!)
+                let (value, g) = loss(feature)
                 terms.style += value
                 terms.styleByLayer[name, default: 0] += value
-                gradient = gradient.map { Tensor(shape: g.shape, scalars: zip($0.scalars, g.scalars).map(+)) } ?? g
+                if var sum = gradient {
+                    for i in 0..<sum.count { sum.scalars[i] += g.scalars[i] }
+                    gradient = sum
+                } else {
+                    gradient = g
+                }
             }
-            featureGradients[name] = gradient
+            return gradient
         }
-        var gradient = try network.backward(featureGradients)
         let (tv, tvGradient) = totalVariation(x)
         terms.tv = tv
         for i in 0..<gradient.count { gradient.scalars[i] += tvGradient.scalars[i] }

@@ -16,18 +16,9 @@ public struct StyleLoss: Sendable {
     public func callAsFunction(_ features: Tensor) -> (loss: Double, gradient: Tensor) {
         let gram = mask.map { GramMatrix.of(features, mask: $0) } ?? GramMatrix.of(features)
         precondition(gram.shape == target.shape, "style Gram \(gram.shape) vs target \(target.shape)")
-        let scale = 2 * weight / Float(gram.count)
-        var sum = 0.0
-        var gramGradient = [Float](repeating: 0, count: gram.count)
-        for i in 0..<gram.count {
-            let difference = gram.scalars[i] - target.scalars[i]
-            sum += Double(difference * difference)
-            gramGradient[i] = scale * difference
-        }
-        let loss = Double(weight) * sum / Double(gram.count)
-        let dG = Tensor(shape: gram.shape, scalars: gramGradient)
-        let gradient = mask.map { GramMatrix.backward(dG, features: features, mask: $0) }
-            ?? GramMatrix.backward(dG, features: features)
+        let (loss, gramGradient) = meanSquaredError(gram, target, weight: weight)
+        let gradient = mask.map { GramMatrix.backward(gramGradient, features: features, mask: $0) }
+            ?? GramMatrix.backward(gramGradient, features: features)
         return (loss, gradient)
     }
 }

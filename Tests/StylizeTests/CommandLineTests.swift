@@ -1,0 +1,153 @@
+import Foundation
+import XCTest
+
+/// The `stylize` binary as a user runs it: each bad input gets one clear line on stderr, a non-zero exit and
+/// no output file; a good run writes its image and its log.
+final class CommandLineTests: XCTestCase {
+    static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("stylize").path
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples")
+    static let content = examples.appendingPathComponent("chelsea-cat.png").path
+    static let style = examples.appendingPathComponent("starry-night.jpg").path
+
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary), "build the stylize product first")
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    struct Result {
+        let status: Int32
+        let stderr: String
+    }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+    @discardableResult
+    func stylize(_ arguments: [String], whileRunning: ((Process) -> Void)? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        whileRunning?(process)
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stderr: text)
+    }
+
+    /// Runs `transfer` with the given changes to a small valid command and expects a clean refusal.
+    func assertRefused(_ arguments: [String], mentions expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try stylize(arguments)
+        XCTAssertNotEqual(result.status, 0, "should fail: \(arguments)", file: file, line: line)
+        XCTAssertTrue(result.stderr.lowercased().contains(expected.lowercased()),
+                      "stderr should mention '\(expected)': \(result.stderr)", file: file, line: line)
+        XCTAssertFalse(result.stderr.contains("Fatal error") || result.stderr.contains("crashed"), result.stderr, file: file, line: line)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { !$0.hasPrefix("input") }
+        XCTAssertEqual(leftovers, [], "no output may be left behind", file: file, line: line)
+    }
+
+    func transfer(_ content: String = content, _ style: String = style, output: String? = nil, extra: [String] = []) -> [String] {
+        ["transfer", content, style, "-o", output ?? path("out.png"), "--size", "48", "--iterations", "2", "--quiet"] + extra
+    }
+
+    func testSmallTransferWritesImageAndLog() throws {
+        let result = try stylize(transfer(extra: ["--log", path("log.jsonl"), "--save-every", "1"]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("out.png")))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("out-1.png")), "--save-every writes intermediate images")
+        let lines = try String(contentsOfFile: path("log.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3, "iterations 0, 1 and 2")
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(first["iteration"] as? Int, 0)
+        for key in ["content", "style", "tv", "total", "seconds"] { XCTAssertNotNil(first[key] as? Double, key) }
+    }
+
+    func testMissingImage() throws {
+        try assertRefused(transfer(path("nowhere.png")), mentions: "nowhere.png")
+    }
+
+    func testCorruptAndNonImageFiles() throws {
+        try Data("this is not an image".utf8).write(to: URL(fileURLWithPath: path("input-text.png")))
+        try assertRefused(transfer(path("input-text.png")), mentions: "not")
+        let png = try Data(contentsOf: URL(fileURLWithPath: Self.content))
+        try png.prefix(png.count / 3).write(to: URL(fileURLWithPath: path("input-cut.png")))
+        try assertRefused(transfer(Self.content, path("input-cut.png")), mentions: "input-cut.png")
+    }
+
+    func testUnwritableOutput() throws {
+        try assertRefused(transfer(output: path("no/such/dir/out.png")), mentions: "does not exist")
+        try assertRefused(transfer(output: path("out.gif")), mentions: "out.gif")
+    }
+
+    func testBadSettings() throws {
+        try assertRefused(transfer(extra: ["--style-layers", "relu9_9"]), mentions: "relu9_9")
+        try assertRefused(transfer(extra: ["--content-layers", "relu4_2:-1"]), mentions: "relu4_2:-1")
+        try assertRefused(transfer(extra: ["--size", "0"]), mentions: "--size")
+        try assertRefused(transfer(extra: ["--style-weight", "-3"]), mentions: "--style-weight")
+        try assertRefused(transfer(extra: ["--max-pixels", "1000"]), mentions: "--max-pixels")
+    }
+
+    func testBadControls() throws {
+        let notAnImage = path("input-text.png")
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: notAnImage))
+        let black = path("input-black.png")
+        XCTAssertEqual(try stylize(["mask", Self.content, "--threshold", "1", "-o", black]).status, 0)
+        let wave = Self.examples.appendingPathComponent("great-wave.png").path
+        try assertRefused(transfer(extra: ["--style-blend", "1,2"]), mentions: "--style-blend has 2 weights for 1 style")
+        try assertRefused(transfer(extra: [wave, "--style-blend", "1,-1"]), mentions: "non-negative")
+        try assertRefused(transfer(extra: [wave, "--style-blend", "0,0"]), mentions: "positive")
+        try assertRefused(transfer(extra: ["--style-mask", "3=\(black)"]), mentions: "--style-mask")
+        try assertRefused(transfer(extra: ["--style-mask", "1=\(notAnImage)"]), mentions: "not an image")
+        try assertRefused(transfer(extra: ["--style-mask", "starry-night.jpg=\(black)"]), mentions: "all black")
+        try assertRefused(transfer(extra: ["--init", "blured"]), mentions: "--init 'blured'")
+        try assertRefused(transfer(extra: ["--init", notAnImage]), mentions: "--init: ")
+        try assertRefused(transfer(extra: ["--scales", "0"]), mentions: "--scales")
+        try assertRefused(transfer(extra: ["--size", "64", "--scales", "2", "--scale-iterations", "5"]), mentions: "1 stage iteration counts for 2 scales")
+        try assertRefused(transfer(extra: ["--style-scale", "0.1"]), mentions: "too small")
+        try assertRefused(transfer(extra: ["--size", "30000", "--max-pixels", "900000000"]), mentions: "of memory at its peak")
+    }
+
+    func testControlsRunEndToEnd() throws {
+        let wave = Self.examples.appendingPathComponent("great-wave.png").path
+        let mask = path("mask.png")
+        // A mask drawn at another size than the photo is resized, with a warning.
+        XCTAssertEqual(try stylize(["mask", wave, "--split", "left", "-o", mask]).status, 0)
+        let result = try stylize(transfer(extra: [wave, "--style-blend", "3,1", "--style-mask", "2=\(mask)", "--preserve-colors",
+                                                  "luminance", "--init", "blurred", "--scales", "2", "--size", "64",
+                                                  "--pooling", "avg"]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("resized to fit"), result.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("out.png")))
+    }
+
+    func testBadWeightsFile() throws {
+        try Data(repeating: 7, count: 1000).write(to: URL(fileURLWithPath: path("input-weights.safetensors")))
+        try assertRefused(transfer(extra: ["--weights", path("input-weights.safetensors")]), mentions: "input-weights.safetensors")
+        try assertRefused(transfer(extra: ["--weights", path("input-missing.safetensors")]), mentions: "input-missing.safetensors")
+    }
+
+    func testInterruptSavesTheCurrentImage() throws {
+        let log = path("log.jsonl")
+        let result = try stylize(transfer(extra: ["--iterations", "100000", "--log", log])) { process in
+            // Wait until the optimisation runs (the log has its first lines), then press Ctrl-C.
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline, ((try? String(contentsOfFile: log, encoding: .utf8))?.count ?? 0) < 200 {
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            kill(process.processIdentifier, SIGINT)
+        }
+        XCTAssertEqual(result.status, 130, result.stderr)
+        XCTAssertTrue(result.stderr.contains("interrupted"), result.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("out.png")))
+    }
+}
