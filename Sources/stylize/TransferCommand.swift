@@ -63,8 +63,8 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "Adam's learning rate (default 10) or L-BFGS's step length (default 1).")
     var learningRate: Float?
 
-    @Option(help: "How many past steps L-BFGS remembers.")
-    var lbfgsHistory = 100
+    @Option(help: "How many past steps L-BFGS remembers (default 100, or fewer, down to 5, when 100 would not fit in memory: each costs 2 copies of the image).")
+    var lbfgsHistory: Int?
 
     @Option(help: "Weight of the content term.")
     var contentWeight: Float = 5
@@ -119,7 +119,7 @@ struct TransferCommand: ParsableCommand {
         guard size > 0 else { throw ValidationError("--size must be positive") }
         guard size * size <= maxPixels * 4 else { throw ValidationError("--size \(size) is beyond --max-pixels") }
         guard iterations >= 0 else { throw ValidationError("--iterations must be >= 0") }
-        guard lbfgsHistory > 0 else { throw ValidationError("--lbfgs-history must be positive") }
+        if let lbfgsHistory, lbfgsHistory <= 0 { throw ValidationError("--lbfgs-history must be positive") }
         guard saveEvery >= 0 else { throw ValidationError("--save-every must be >= 0") }
         guard !styles.isEmpty else { throw ValidationError("give at least one style image after the content photo") }
         guard styleScale > 0 && styleScale.isFinite else { throw ValidationError("--style-scale must be a positive number") }
@@ -148,7 +148,7 @@ struct TransferCommand: ParsableCommand {
             settings.iterations = iterations
             settings.optimizer = optimizer
             settings.learningRate = learningRate
-            settings.lbfgsHistory = lbfgsHistory
+            settings.lbfgsHistory = lbfgsHistory ?? 100
             settings.seed = seed
             settings.preserveColors = preserveColors
             let blend = try parseBlend(styleBlend, count: styles.count)
@@ -164,13 +164,17 @@ struct TransferCommand: ParsableCommand {
                 StyleSource(try ImageIO.read(path, maxPixels: maxPixels), weight: blend[index], mask: masks[index])
             }
             if estimateMemory {
+                // As the run would go: with the history lowered to fit, if it would be.
+                settings.lbfgsHistory = (try? checkMemory(content: contentImage, styles: sources, stages: stages, settings: settings))
+                    ?? settings.lbfgsHistory
                 let needed = MemoryEstimate.peakBytes(content: (contentImage.width, contentImage.height),
                                                       styles: sources.map { ($0.image.width, $0.image.height) },
-                                                      styleScale: styleScale, stages: stages, settings: settings)
-                print("estimated peak memory: \(needed) bytes (\(formatBytes(needed))); available: \(MemoryEstimate.availableBytes().map(formatBytes) ?? "unknown")")
+                                                      maskedStyles: sources.filter { $0.mask != nil }.count, styleScale: styleScale,
+                                                      stages: stages, settings: settings)
+                print("estimated peak memory: \(needed) bytes (\(formatBytes(needed))) with an L-BFGS history of \(settings.lbfgsHistory); available: \(MemoryEstimate.availableBytes().map(formatBytes) ?? "unknown")")
                 return
             }
-            try checkMemory(content: contentImage, styles: sources, stages: stages, settings: settings)
+            settings.lbfgsHistory = try checkMemory(content: contentImage, styles: sources, stages: stages, settings: settings)
             let vgg = try loadVGG19(weights)
             let transfer = try CoarseToFine(vgg: vgg, content: contentImage, styles: sources, styleScale: styleScale,
                                             stages: stages, settings: settings)
@@ -257,16 +261,29 @@ struct TransferCommand: ParsableCommand {
         return masks
     }
 
-    /// Refuses, with a size that would fit, a run whose estimated peak memory is over what the machine has.
-    func checkMemory(content: Image, styles: [StyleSource], stages: [CoarseToFine.Stage], settings: TransferSettings) throws {
-        guard !ignoreMemoryEstimate, let available = MemoryEstimate.availableBytes() else { return }
+    /// Refuses, with a size that would fit, a run whose estimated peak memory is over what the machine has; but
+    /// first, unless --lbfgs-history was given, tries a shorter L-BFGS history. Returns the history to use.
+    func checkMemory(content: Image, styles: [StyleSource], stages: [CoarseToFine.Stage], settings: TransferSettings) throws -> Int {
+        guard !ignoreMemoryEstimate, let available = MemoryEstimate.availableBytes() else { return settings.lbfgsHistory }
         let sizes = styles.map { (width: $0.image.width, height: $0.image.height) }
         func estimate(_ stages: [CoarseToFine.Stage], _ settings: TransferSettings) -> Int {
-            MemoryEstimate.peakBytes(content: (content.width, content.height), styles: sizes, styleScale: styleScale,
+            MemoryEstimate.peakBytes(content: (content.width, content.height), styles: sizes,
+                                     maskedStyles: styles.filter { $0.mask != nil }.count, styleScale: styleScale,
                                      stages: stages, settings: settings)
         }
         let needed = estimate(stages, settings)
-        guard needed > available else { return }
+        guard needed > available else { return settings.lbfgsHistory }
+        if lbfgsHistory == nil && settings.optimizer == .lbfgs {
+            var shorter = settings
+            for history in stride(from: settings.lbfgsHistory - 5, through: 5, by: -5) {
+                shorter.lbfgsHistory = history
+                let fewer = estimate(stages, shorter)
+                if fewer <= available {
+                    if !quiet { stderr("stylize: note: L-BFGS remembers \(history) steps instead of \(settings.lbfgsHistory), so that the run fits in memory (about \(formatBytes(fewer)) of \(formatBytes(available)))") }
+                    return history
+                }
+            }
+        }
         func fittingSize(_ settings: TransferSettings) -> Int? {
             MemoryEstimate.largestFittingLongSide(upTo: size, bytes: available) { side in
                 estimate(stages.map { CoarseToFine.Stage(longSide: max(1, $0.longSide * side / size), iterations: $0.iterations) }, settings)
