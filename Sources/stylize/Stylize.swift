@@ -9,6 +9,7 @@ struct StylizeCommand: ParsableCommand {
         discussion: """
             Start with `stylize weights` (downloads and checks the VGG19 weights, about 80 MB once), then `stylize transfer photo.jpg painting.jpg -o out.png`.
             """,
-        subcommands: [TransferCommand.self, TrainCommand.self, ApplyCommand.self, ModelsCommand.self, WeightsCommand.self]
+        subcommands: [TransferCommand.self, TrainCommand.self, ApplyCommand.self, ModelsCommand.self,
+                      WeightsCommand.self, MaskCommand.self, GridCommand.self]
     )
 }

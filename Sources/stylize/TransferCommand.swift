@@ -8,22 +8,53 @@ struct TransferCommand: ParsableCommand {
         abstract: "Paint a photo in the style of an image (Gatys et al. 2015), by optimisation.",
         discussion: """
             Minimises content_weight * content + style_weight * style + tv_weight * tv over the output's pixels, with VGG19 features (jcjohnson/neural-style's conventions). L-BFGS does one forward and one backward pass per iteration and keeps --lbfgs-history past steps; Adam's step is --learning-rate (default 10, in 0-255 pixel units). Ctrl-C stops early and saves the current image.
+
+            Several style images are blended (--style-blend); --style-mask confines a style to a region; --preserve-colors keeps the photo's colours; --scales N paints coarse to fine for large images. The peak memory is estimated first, and a run that would not fit in the machine's memory is refused.
             """
     )
 
     @Argument(help: "The content photo (PNG or JPEG).")
     var content: String
 
-    @Argument(help: "The style image (PNG or JPEG).")
-    var style: String
+    @Argument(help: "One or more style images (PNG or JPEG).")
+    var styles: [String]
 
     @Option(name: .shortAndLong, help: "The output image (.png, .jpg).")
     var output: String
 
-    @Option(help: "Long side of the output in pixels; the style image is resized to the same long side.")
+    @Option(help: "Long side of the output in pixels; the style images are resized to the same long side times --style-scale.")
     var size = 512
 
-    @Option(help: "Optimisation steps.")
+    @Option(help: ArgumentHelp("Each style image's long side relative to the output's: below 1 for finer brush strokes, above for bigger ones.",
+                               valueName: "factor"))
+    var styleScale: Float = 1
+
+    @Option(help: ArgumentHelp("Comma-separated relative weights of the style images, one each (normalised to sum 1; equal by default).",
+                               valueName: "w1,w2,..."))
+    var styleBlend: String?
+
+    @Option(help: ArgumentHelp("STYLE=MASK.png: apply STYLE (its path as given, or its number from 1) only where the grey MASK is white; repeat for each style. The mask is resized to the output.",
+                               valueName: "style=mask"))
+    var styleMask: [String] = []
+
+    @Option(help: ArgumentHelp("Keep the photo's colours: luminance (transfer brightness only, put the photo's colours back) or match (recolour the styles to the photo's colours first).",
+                               valueName: "luminance|match"))
+    var preserveColors: ColorPreservation?
+
+    @Option(help: "Paint in this many stages, coarse to fine, each half the size of the next and starting from the previous result (for large images).")
+    var scales = 1
+
+    @Option(help: ArgumentHelp("Comma-separated iterations per stage, coarsest first (default: --iterations split 4:2:1, each stage twice the next).",
+                               valueName: "n1,n2,..."))
+    var scaleIterations: String?
+
+    @Flag(help: "Run even when the estimated peak memory is over what the machine has available.")
+    var ignoreMemoryEstimate = false
+
+    @Flag(help: "Print the estimated peak memory of this run and exit, without running it.")
+    var estimateMemory = false
+
+    @Option(help: "Optimisation steps (in all, over all --scales).")
     var iterations = 500
 
     @Option(help: "lbfgs or adam.")
@@ -32,8 +63,8 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "Adam's learning rate (default 10) or L-BFGS's step length (default 1).")
     var learningRate: Float?
 
-    @Option(help: "How many past steps L-BFGS remembers.")
-    var lbfgsHistory = 100
+    @Option(help: "How many past steps L-BFGS remembers (default 100, or fewer, down to 5, when 100 would not fit in memory: each costs 2 copies of the image).")
+    var lbfgsHistory: Int?
 
     @Option(help: "Weight of the content term.")
     var contentWeight: Float = 5
@@ -44,8 +75,12 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "Weight of the total-variation (smoothness) term.")
     var tvWeight: Float = 1e-3
 
-    @Option(name: .customLong("init"), help: "Start from the content photo or from noise.")
-    var start = StartOption.content
+    @Option(name: .customLong("init"), help: ArgumentHelp("Start from the content photo, noise, the photo blurred (--init-blur), or an image file.",
+                                                          valueName: "content|noise|blurred|file"))
+    var start = "content"
+
+    @Option(help: ArgumentHelp("The blur of --init blurred: a Gaussian's standard deviation in pixels of the output.", valueName: "sigma"))
+    var initBlur: Float = 4
 
     @Option(help: "Seed for the noise start.")
     var seed: UInt64 = 0
@@ -80,14 +115,16 @@ struct TransferCommand: ParsableCommand {
     @Flag(help: "No progress bar.")
     var quiet = false
 
-    enum StartOption: String, ExpressibleByArgument, CaseIterable { case content, noise }
-
     func validate() throws {
         guard size > 0 else { throw ValidationError("--size must be positive") }
         guard size * size <= maxPixels * 4 else { throw ValidationError("--size \(size) is beyond --max-pixels") }
         guard iterations >= 0 else { throw ValidationError("--iterations must be >= 0") }
-        guard lbfgsHistory > 0 else { throw ValidationError("--lbfgs-history must be positive") }
+        if let lbfgsHistory, lbfgsHistory <= 0 { throw ValidationError("--lbfgs-history must be positive") }
         guard saveEvery >= 0 else { throw ValidationError("--save-every must be >= 0") }
+        guard !styles.isEmpty else { throw ValidationError("give at least one style image after the content photo") }
+        guard styleScale > 0 && styleScale.isFinite else { throw ValidationError("--style-scale must be a positive number") }
+        guard initBlur >= 0 && initBlur.isFinite else { throw ValidationError("--init-blur must be >= 0") }
+        guard scales >= 1 else { throw ValidationError("--scales must be at least 1") }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         for (name, value) in [("content", contentWeight), ("style", styleWeight), ("tv", tvWeight)] where !(value >= 0) {
@@ -112,28 +149,56 @@ struct TransferCommand: ParsableCommand {
             settings.iterations = iterations
             settings.optimizer = optimizer
             settings.learningRate = learningRate
-            settings.lbfgsHistory = lbfgsHistory
-            settings.start = start == .noise ? .noise : .content
+            settings.lbfgsHistory = lbfgsHistory ?? 100
             settings.seed = seed
+            settings.preserveColors = preserveColors
+            let blend = try parseBlend(styleBlend, count: styles.count)
+            let stages = try CoarseToFine.plan(size: size, scales: scales, iterations: iterations,
+                                               stageIterations: try scaleIterations.map { try parseCounts($0, flag: "--scale-iterations") })
 
             // Fail before minutes of work, not after them.
             try ImageIO.checkWritable(output)
-            let contentImage = try ImageIO.read(content, maxPixels: maxPixels).resized(longSide: size)
-            let styleImage = try ImageIO.read(style, maxPixels: maxPixels).resized(longSide: size)
-            // The plain VGG19 weights are a temporary: once the network is compiled they would be 80 MB of nothing.
-            let transfer = try StyleTransfer(vgg: loadVGG19(weights), content: contentImage.tensor,
-                                             style: styleImage.tensor, settings: settings)
+            let contentImage = try ImageIO.read(content, maxPixels: maxPixels)
+            settings.start = try parseStart(start, content: contentImage)
+            let masks = try parseMasks(content: contentImage)
+            let sources = try styles.enumerated().map { index, path in
+                StyleSource(try ImageIO.read(path, maxPixels: maxPixels), weight: blend[index], mask: masks[index])
+            }
+            if estimateMemory {
+                // As the run would go: with the history lowered to fit, if it would be.
+                settings.lbfgsHistory = (try? checkMemory(content: contentImage, styles: sources, stages: stages, settings: settings))
+                    ?? settings.lbfgsHistory
+                let needed = MemoryEstimate.peakBytes(content: (contentImage.width, contentImage.height),
+                                                      styles: sources.map { ($0.image.width, $0.image.height) },
+                                                      maskedStyles: sources.filter { $0.mask != nil }.count, styleScale: styleScale,
+                                                      stages: stages, settings: settings)
+                print("estimated peak memory: \(needed) bytes (\(formatBytes(needed))) with an L-BFGS history of \(settings.lbfgsHistory); available: \(MemoryEstimate.availableBytes().map(formatBytes) ?? "unknown")")
+                return
+            }
+            settings.lbfgsHistory = try checkMemory(content: contentImage, styles: sources, stages: stages, settings: settings)
+            let vgg = try loadVGG19(weights)
+            let transfer = try CoarseToFine(vgg: vgg, content: contentImage, styles: sources, styleScale: styleScale,
+                                            stages: stages, settings: settings)
             let logFile = try log.map(JSONLinesLog.init)
-            var bar = ProgressBar(total: iterations, quiet: quiet)
+            let total = stages.reduce(0) { $0 + $1.iterations }
+            var bar = ProgressBar(total: total, quiet: quiet)
             catchInterrupts()
             var stoppedEarly = false
-            let result = try transfer.run { progress in
+            var done = 0, stageStartSeconds = 0.0, lastSeconds = 0.0
+            let result = try transfer.run { stage, progress in
                 let t = progress.terms
-                logFile?.write([("iteration", progress.iteration), ("content", t.content), ("style", t.style),
-                                ("tv", t.tv), ("total", t.total), ("seconds", progress.seconds)])
-                bar.update(progress.iteration, seconds: progress.seconds, detail: String(format: "loss %.4g", t.total))
-                if saveEvery > 0 && progress.iteration > 0 && progress.iteration % saveEvery == 0 && progress.iteration < iterations {
-                    try? ImageIO.write(Image(progress.image()), to: Self.intermediatePath(output, progress.iteration))
+                if progress.iteration == 0 { stageStartSeconds += lastSeconds }
+                lastSeconds = progress.seconds
+                let seconds = stageStartSeconds + progress.seconds
+                var fields: [(String, Any)] = [("iteration", progress.iteration), ("content", t.content), ("style", t.style),
+                                               ("tv", t.tv), ("total", t.total), ("seconds", seconds)]
+                if stages.count > 1 { fields.insert(("stage", stage + 1), at: 0) }
+                logFile?.write(fields)
+                if progress.iteration > 0 { done += 1 }
+                let detail = String(format: "loss %.4g", t.total) + (stages.count > 1 ? " (stage \(stage + 1)/\(stages.count))" : "")
+                bar.update(done, seconds: seconds, detail: detail)
+                if saveEvery > 0 && progress.iteration > 0 && done % saveEvery == 0 && done < total {
+                    try? ImageIO.write(Image(progress.image()), to: Self.intermediatePath(output, done))
                 }
                 if interrupted.load(ordering: .relaxed) {
                     stoppedEarly = true
@@ -149,6 +214,89 @@ struct TransferCommand: ParsableCommand {
             }
             if quiet == false { stderr("wrote \(output)") }
         }
+    }
+
+    /// --init: a keyword, or else the path of an image (resized to the output, with a warning when its
+    /// proportions differ from the photo's).
+    func parseStart(_ value: String, content: Image) throws -> TransferSettings.Start {
+        switch value {
+        case "content": return .content
+        case "noise": return .noise
+        case "blurred": return .blurred(sigma: initBlur)
+        default:
+            guard FileManager.default.fileExists(atPath: value) else {
+                throw ValidationError("--init '\(value)' is neither content, noise, blurred nor an existing image file")
+            }
+            let image: Image
+            do { image = try ImageIO.read(value, maxPixels: maxPixels) } catch { throw ValidationError("--init: \(error)") }
+            if abs(Double(image.width) / Double(image.height) - Double(content.width) / Double(content.height)) > 0.01 {
+                stderr("stylize: warning: the --init image is \(image.width)x\(image.height), the photo \(content.width)x\(content.height): it is stretched to fit")
+            }
+            return .image(image.tensor)
+        }
+    }
+
+    /// --style-mask STYLE=MASK, for each style its mask or nil.
+    func parseMasks(content: Image) throws -> [StyleMask?] {
+        var masks = [StyleMask?](repeating: nil, count: styles.count)
+        for item in styleMask {
+            guard let equals = item.firstIndex(of: "=") else {
+                throw ValidationError("--style-mask '\(item)' should be STYLE=MASK.png")
+            }
+            let (key, path) = (String(item[..<equals]), String(item[item.index(after: equals)...]))
+            let named = styles.firstIndex(of: key) ?? styles.firstIndex { URL(fileURLWithPath: $0).lastPathComponent == key }
+            guard let index = named ?? Int(key).flatMap({ (1...styles.count).contains($0) ? $0 - 1 : nil }) else {
+                throw ValidationError("--style-mask: '\(key)' is not one of the style images (\(styles.joined(separator: ", "))), their file names, nor a number from 1 to \(styles.count)")
+            }
+            guard masks[index] == nil else { throw ValidationError("--style-mask: two masks for \(styles[index])") }
+            let mask: StyleMask
+            do { mask = StyleMask(try ImageIO.read(path, maxPixels: maxPixels)) } catch { throw ValidationError("--style-mask: \(error)") }
+            guard !mask.isEmpty else {
+                throw ValidationError("--style-mask: '\(path)' is all black, so \(styles[index]) would apply nowhere")
+            }
+            if mask.width != content.width || mask.height != content.height {
+                stderr("stylize: warning: the mask '\(path)' is \(mask.width)x\(mask.height), the photo \(content.width)x\(content.height): it is resized to fit")
+            }
+            masks[index] = mask
+        }
+        return masks
+    }
+
+    /// Refuses, with a size that would fit, a run whose estimated peak memory is over what the machine has; but
+    /// first, unless --lbfgs-history was given, tries a shorter L-BFGS history. Returns the history to use.
+    func checkMemory(content: Image, styles: [StyleSource], stages: [CoarseToFine.Stage], settings: TransferSettings) throws -> Int {
+        guard !ignoreMemoryEstimate, let available = MemoryEstimate.availableBytes() else { return settings.lbfgsHistory }
+        let sizes = styles.map { (width: $0.image.width, height: $0.image.height) }
+        func estimate(_ stages: [CoarseToFine.Stage], _ settings: TransferSettings) -> Int {
+            MemoryEstimate.peakBytes(content: (content.width, content.height), styles: sizes,
+                                     maskedStyles: styles.filter { $0.mask != nil }.count, styleScale: styleScale,
+                                     stages: stages, settings: settings)
+        }
+        let needed = estimate(stages, settings)
+        guard needed > available else { return settings.lbfgsHistory }
+        if lbfgsHistory == nil && settings.optimizer == .lbfgs {
+            var shorter = settings
+            for history in stride(from: settings.lbfgsHistory - 5, through: 5, by: -5) {
+                shorter.lbfgsHistory = history
+                let fewer = estimate(stages, shorter)
+                if fewer <= available {
+                    if !quiet { stderr("stylize: note: L-BFGS remembers \(history) steps instead of \(settings.lbfgsHistory), so that the run fits in memory (about \(formatBytes(fewer)) of \(formatBytes(available)))") }
+                    return history
+                }
+            }
+        }
+        func fittingSize(_ settings: TransferSettings) -> Int? {
+            MemoryEstimate.largestFittingLongSide(upTo: size, bytes: available) { side in
+                estimate(stages.map { CoarseToFine.Stage(longSide: max(1, $0.longSide * side / size), iterations: $0.iterations) }, settings)
+            }
+        }
+        var shortHistory = settings
+        shortHistory.lbfgsHistory = 5
+        let withShortHistory = settings.optimizer == .lbfgs && settings.lbfgsHistory > 5
+            ? fittingSize(shortHistory).map { $0 == size ? " or --lbfgs-history 5" : " or --size \($0) --lbfgs-history 5" } ?? ""
+            : ""
+        let suggestion = fittingSize(settings).map { "try --size \($0)\(withShortHistory)" } ?? "it does not fit at any size"
+        throw ValidationError("a \(size) px output needs about \(formatBytes(needed)) of memory at its peak, and \(formatBytes(available)) is available: \(suggestion) (or --ignore-memory-estimate)")
     }
 
     /// out.png, 100 -> out-100.png
@@ -175,6 +323,29 @@ func parseLayers(_ list: String, flag: String) throws -> [WeightedLayer] {
     return layers
 }
 
+/// --style-blend "3,1": one non-negative weight per style, not all zero; equal weights without the flag.
+func parseBlend(_ list: String?, count: Int) throws -> [Float] {
+    guard let list else { return [Float](repeating: 1, count: count) }
+    let weights = list.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+    guard weights.count == count else {
+        throw ValidationError("--style-blend has \(weights.count) weight\(weights.count == 1 ? "" : "s") for \(count) style image\(count == 1 ? "" : "s")")
+    }
+    guard let values = weights as? [Float], values.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+        throw ValidationError("--style-blend '\(list)': weights must be non-negative numbers")
+    }
+    guard values.contains(where: { $0 > 0 }) else { throw ValidationError("--style-blend '\(list)': at least one weight must be positive") }
+    return values
+}
+
+/// "300,150,50" -> [300, 150, 50]
+func parseCounts(_ list: String, flag: String) throws -> [Int] {
+    let counts = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard let values = counts as? [Int], values.allSatisfy({ $0 >= 0 }) else {
+        throw ValidationError("\(flag) '\(list)': counts must be whole numbers >= 0")
+    }
+    return values
+}
+
 /// The network from a given weights file, or the installed one (installing it on first use).
 func loadVGG19(_ path: String?) throws -> VGG19 {
     let location: URL
@@ -189,3 +360,4 @@ func loadVGG19(_ path: String?) throws -> VGG19 {
 extension TransferSettings.Optimizer: ExpressibleByArgument {}
 extension PoolingKind: ExpressibleByArgument {}
 extension ConvolutionAlgorithm: ExpressibleByArgument {}
+extension ColorPreservation: ExpressibleByArgument {}

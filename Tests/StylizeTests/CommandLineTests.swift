@@ -97,6 +97,39 @@ final class CommandLineTests: XCTestCase {
         try assertRefused(transfer(extra: ["--max-pixels", "1000"]), mentions: "--max-pixels")
     }
 
+    func testBadControls() throws {
+        let notAnImage = path("input-text.png")
+        try Data("not an image".utf8).write(to: URL(fileURLWithPath: notAnImage))
+        let black = path("input-black.png")
+        XCTAssertEqual(try stylize(["mask", Self.content, "--threshold", "1", "-o", black]).status, 0)
+        let wave = Self.examples.appendingPathComponent("great-wave.png").path
+        try assertRefused(transfer(extra: ["--style-blend", "1,2"]), mentions: "--style-blend has 2 weights for 1 style")
+        try assertRefused(transfer(extra: [wave, "--style-blend", "1,-1"]), mentions: "non-negative")
+        try assertRefused(transfer(extra: [wave, "--style-blend", "0,0"]), mentions: "positive")
+        try assertRefused(transfer(extra: ["--style-mask", "3=\(black)"]), mentions: "--style-mask")
+        try assertRefused(transfer(extra: ["--style-mask", "1=\(notAnImage)"]), mentions: "not an image")
+        try assertRefused(transfer(extra: ["--style-mask", "starry-night.jpg=\(black)"]), mentions: "all black")
+        try assertRefused(transfer(extra: ["--init", "blured"]), mentions: "--init 'blured'")
+        try assertRefused(transfer(extra: ["--init", notAnImage]), mentions: "--init: ")
+        try assertRefused(transfer(extra: ["--scales", "0"]), mentions: "--scales")
+        try assertRefused(transfer(extra: ["--size", "64", "--scales", "2", "--scale-iterations", "5"]), mentions: "1 stage iteration counts for 2 scales")
+        try assertRefused(transfer(extra: ["--style-scale", "0.1"]), mentions: "too small")
+        try assertRefused(transfer(extra: ["--size", "30000", "--max-pixels", "900000000"]), mentions: "of memory at its peak")
+    }
+
+    func testControlsRunEndToEnd() throws {
+        let wave = Self.examples.appendingPathComponent("great-wave.png").path
+        let mask = path("mask.png")
+        // A mask drawn at another size than the photo is resized, with a warning.
+        XCTAssertEqual(try stylize(["mask", wave, "--split", "left", "-o", mask]).status, 0)
+        let result = try stylize(transfer(extra: [wave, "--style-blend", "3,1", "--style-mask", "2=\(mask)", "--preserve-colors",
+                                                  "luminance", "--init", "blurred", "--scales", "2", "--size", "64",
+                                                  "--pooling", "avg"]))
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("resized to fit"), result.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: path("out.png")))
+    }
+
     func testBadWeightsFile() throws {
         try Data(repeating: 7, count: 1000).write(to: URL(fileURLWithPath: path("input-weights.safetensors")))
         try assertRefused(transfer(extra: ["--weights", path("input-weights.safetensors")]), mentions: "input-weights.safetensors")

@@ -49,7 +49,23 @@ public struct ObjectiveTerms: Sendable {
     public var total: Double { content + style + tv }
 }
 
-/// Gatys, Ecker & Bethge's objective for one content photo and one style image:
+/// One style's part in the objective: its Gram matrices, how much it counts, and where it applies.
+public struct StyleTarget: Sendable {
+    /// The style image's Gram matrices per style layer (`GatysObjective.styleTargets`).
+    public var grams: [String: Tensor]
+    /// Multiplies this style's term; `StyleTransfer` normalises the weights of all styles to sum 1.
+    public var weight: Float
+    /// Where in the output the style applies, at the output's size; nil for everywhere.
+    public var mask: StyleMask?
+
+    public init(grams: [String: Tensor], weight: Float = 1, mask: StyleMask? = nil) {
+        self.grams = grams
+        self.weight = weight
+        self.mask = mask
+    }
+}
+
+/// Gatys, Ecker & Bethge's objective for one content photo and one or more style images:
 /// content + style + total variation, each weighted, as a function of the preprocessed image x.
 public final class GatysObjective {
     public let settings: ObjectiveSettings
@@ -57,26 +73,64 @@ public final class GatysObjective {
     public let width: Int
     private let network: VGG19Features
     private let contentLosses: [String: ContentLoss]
-    private let styleLosses: [String: StyleLoss]
+    private let styleLosses: [String: [StyleLoss]]
     private let totalVariation: TotalVariation
 
     /// - Parameters:
     ///   - content: the content photo, preprocessed, [3, H, W]; the output has its size.
     ///   - styleGrams: the style image's Gram matrices per style layer (`styleTargets`).
-    public init(vgg: VGG19, content: Tensor, styleGrams: [String: Tensor], settings: ObjectiveSettings) throws {
+    public convenience init(vgg: VGG19, content: Tensor, styleGrams: [String: Tensor], settings: ObjectiveSettings) throws {
+        try self.init(vgg: vgg, content: content, styles: [StyleTarget(grams: styleGrams)], settings: settings)
+    }
+
+    /// Several styles. Those without a mask are blended as jcjohnson/neural-style does, into one target Gram
+    /// matrix Σ wᵢAᵢ / Σ wᵢ weighted by Σ wᵢ: the same gradient as the sum of their weighted losses, for one
+    /// Gram matrix of the output instead of one each. Each masked style is a term of its own over its region.
+    public init(vgg: VGG19, content: Tensor, styles: [StyleTarget], settings: ObjectiveSettings) throws {
         try settings.validate()
         self.settings = settings
         (height, width) = (content.shape[1], content.shape[2])
+        for style in styles {
+            guard style.weight >= 0 && style.weight.isFinite else {
+                throw EngineError(description: "a style weight must be a non-negative number, not \(style.weight)")
+            }
+            if let mask = style.mask, mask.height != height || mask.width != width {
+                throw EngineError(description: "a \(mask.width)x\(mask.height) style mask for a \(width)x\(height) image")
+            }
+            for layer in settings.styleLayers where style.grams[layer.name] == nil {
+                throw EngineError(description: "no style Gram matrix for \(layer.name)")
+            }
+        }
         network = try VGG19Features(vgg, height: height, width: width, deepest: settings.deepestLayer,
                                     pooling: settings.pooling, algorithm: settings.algorithm)
-        let targets = try network.forward(content, returning: Set(settings.contentLayers.map(\.name)))
+        // The style layers too, for their sizes, which the masks follow down the network.
+        let targets = try network.forward(content, returning: Set((settings.contentLayers + settings.styleLayers).map(\.name)))
         var contentLosses: [String: ContentLoss] = [:]
         for layer in settings.contentLayers {
             contentLosses[layer.name] = ContentLoss(target: targets[layer.name]!, weight: settings.contentWeight * layer.weight)
         }
-        var styleLosses: [String: StyleLoss] = [:]
+        let unmasked = styles.filter { $0.mask == nil && $0.weight > 0 }
+        let masked = styles.filter { $0.mask != nil && $0.weight > 0 }
+        let unmaskedWeight = unmasked.reduce(Float(0)) { $0 + $1.weight }
+        var styleLosses: [String: [StyleLoss]] = [:]
         for layer in settings.styleLayers {
-            styleLosses[layer.name] = StyleLoss(target: styleGrams[layer.name]!, weight: settings.styleWeight * layer.weight)
+            let weight = settings.styleWeight * layer.weight
+            var losses: [StyleLoss] = []
+            if let first = unmasked.first {
+                var blend = [Float](repeating: 0, count: first.grams[layer.name]!.count)
+                for style in unmasked {
+                    let share = style.weight / unmaskedWeight
+                    for (i, value) in style.grams[layer.name]!.scalars.enumerated() { blend[i] += share * value }
+                }
+                losses.append(StyleLoss(target: Tensor(shape: first.grams[layer.name]!.shape, scalars: blend),
+                                        weight: weight * unmaskedWeight))
+            }
+            let shape = targets[layer.name]!.shape
+            for style in masked {
+                losses.append(StyleLoss(target: style.grams[layer.name]!, weight: weight * style.weight,
+                                        mask: style.mask!.following(toHeight: shape[1], width: shape[2])))
+            }
+            styleLosses[layer.name] = losses
         }
         self.contentLosses = contentLosses
         self.styleLosses = styleLosses
@@ -85,12 +139,25 @@ public final class GatysObjective {
 
     /// The style image's Gram matrices at the style layers (the style image, preprocessed, may have any size).
     public static func styleTargets(vgg: VGG19, style: Tensor, settings: ObjectiveSettings) throws -> [String: Tensor] {
+        try styleTargets(vgg: vgg, styles: [style], settings: settings)[0]
+    }
+
+    /// Each style image's Gram matrices. Images of the same size share one network, which is costly to build;
+    /// only one network is alive at a time, as each takes as much memory as the main one would at that size.
+    public static func styleTargets(vgg: VGG19, styles: [Tensor], settings: ObjectiveSettings) throws -> [[String: Tensor]] {
         try settings.validate()
         let deepest = VGG19.reluLayers.last { settings.styleLayers.map(\.name).contains($0) } ?? "relu1_1"
-        let network = try VGG19Features(vgg, height: style.shape[1], width: style.shape[2], deepest: deepest,
-                                        pooling: settings.pooling, algorithm: settings.algorithm)
-        let features = try network.forward(style, returning: Set(settings.styleLayers.map(\.name)))
-        return features.mapValues(GramMatrix.of)
+        var grams = [[String: Tensor]](repeating: [:], count: styles.count)
+        let bySize = Dictionary(grouping: styles.indices) { [styles[$0].shape[1], styles[$0].shape[2]] }
+        for (size, indices) in bySize {
+            let network = try VGG19Features(vgg, height: size[0], width: size[1], deepest: deepest,
+                                            pooling: settings.pooling, algorithm: settings.algorithm)
+            for index in indices {
+                grams[index] = try network.forward(styles[index], returning: Set(settings.styleLayers.map(\.name)))
+                    .mapValues(GramMatrix.of)
+            }
+        }
+        return grams
     }
 
     public var implementations: [String] { network.implementations }
@@ -111,10 +178,10 @@ public final class GatysObjective {
                 terms.content += value
                 gradient = g
             }
-            if let loss = styleLosses[name] {
+            for loss in styleLosses[name] ?? [] {
                 let (value, g) = loss(feature)
                 terms.style += value
-                terms.styleByLayer[name] = value
+                terms.styleByLayer[name, default: 0] += value
                 if var sum = gradient {
                     for i in 0..<sum.count { sum.scalars[i] += g.scalars[i] }
                     gradient = sum

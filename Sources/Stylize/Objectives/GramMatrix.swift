@@ -19,3 +19,45 @@ public enum GramMatrix {
         return Tensor(shape: features.shape, scalars: gradient)
     }
 }
+
+extension GramMatrix {
+    /// The Gram matrix over the positions a mask selects (Gatys et al. 2017's spatial control):
+    /// G = (F∘m)(F∘m)ᵀ / (C·Σm²), with m the mask at the features' size. Dividing by Σm² rather than H·W
+    /// keeps G on the scale of an unmasked Gram matrix, so a style image's own Gram matrix is its target
+    /// however small the region is. An all-zero mask gives G = 0.
+    public static func of(_ features: Tensor, mask: StyleMask) -> Tensor {
+        let masked = applying(mask, to: features)
+        let c = features.shape[0]
+        var gram = [Float](repeating: 0, count: c * c)
+        let energy = mask.values.reduce(0) { $0 + $1 * $1 }
+        guard energy > 0 else { return Tensor(shape: [c, c], scalars: gram) }
+        gemm(masked.scalars, transposed: false, masked.scalars, transposed: true, m: c, n: c, k: mask.values.count,
+             alpha: 1 / (Float(c) * energy), into: &gram)
+        return Tensor(shape: [c, c], scalars: gram)
+    }
+
+    /// dL/dF from a symmetric dL/dG for the masked Gram matrix: 2 m ∘ (dL/dG (F∘m)) / (C·Σm²). Features
+    /// where the mask is 0 get no gradient: the style does not reach them.
+    public static func backward(_ gramGradient: Tensor, features: Tensor, mask: StyleMask) -> Tensor {
+        let c = features.shape[0]
+        let energy = mask.values.reduce(0) { $0 + $1 * $1 }
+        guard energy > 0 else { return Tensor(zeros: features.shape) }
+        let masked = applying(mask, to: features)
+        var gradient = [Float](repeating: 0, count: features.count)
+        gemm(gramGradient.scalars, masked.scalars, m: c, n: mask.values.count, k: c, alpha: 2 / (Float(c) * energy),
+             into: &gradient)
+        return applying(mask, to: Tensor(shape: features.shape, scalars: gradient))
+    }
+
+    /// F∘m: every channel multiplied by the mask, position by position.
+    static func applying(_ mask: StyleMask, to features: Tensor) -> Tensor {
+        let positions = mask.values.count
+        precondition(features.shape.count == 3 && features.shape[1] == mask.height && features.shape[2] == mask.width,
+                     "a \(mask.width)x\(mask.height) mask on features \(features.shape)")
+        var out = features.scalars
+        for channel in 0..<features.shape[0] {
+            for i in 0..<positions { out[channel * positions + i] *= mask.values[i] }
+        }
+        return Tensor(shape: features.shape, scalars: out)
+    }
+}

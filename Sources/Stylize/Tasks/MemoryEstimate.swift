@@ -1,0 +1,124 @@
+import Foundation
+
+/// How much memory a transfer will need at its peak, estimated before starting so that a run that cannot fit
+/// is refused at once rather than killed by the kernel an hour in.
+///
+/// The estimate counts what the code allocates, in floats, from the image size and the layers used:
+/// - `VGG19Features` ping-pongs between two buffers the size of its largest layer (relu1_x: 64 floats per
+///   pixel each) and keeps a bit per ReLU output and max pooling's workspace for the backward pass;
+/// - the features the objective reads are plain copies, all alive at the end of the forward pass (130 floats
+///   per pixel for the default layers), then dropped layer by layer as the backward pass makes their loss
+///   gradients; a layer's gradient and, for a masked style, its masked copies are alive meanwhile;
+/// - the optimiser: L-BFGS keeps 2 vectors of 3·H·W per remembered step (at most `iterations` of them) and
+///   about 12 more of the image's size with the objective's own (x, gradients, the content, the start); Adam 2;
+/// - the style images' own forward pass through VGG19, which runs first and is freed before the main one;
+/// - a fixed part: the weights as loaded and in oneDNN's layouts, oneDNN's kernels and the process.
+///
+/// About 1.3 KB per output pixel in all, with the default layers. Checked against the peak RSS that GNU time
+/// reports (`/usr/bin/time -v`, "Maximum resident set size") of `stylize transfer examples/cincinnati-bridge.jpg
+/// examples/starry-night.jpg --iterations 2 --convolution direct`: 531 MiB at 512 px, 1168 MiB at 1024 px,
+/// 3963 MiB at 2048 px (2048x1499), against 536, 1245 and 4077 MiB estimated: the counts above need no
+/// correction (1273 measured against 1290 counted bytes per pixel between 1024 and 2048 px), and `fixedBytes`
+/// covers the rest, a little generously.
+public enum MemoryEstimate {
+    static let calibration = 1.0
+    static let fixedBytes = 300 << 20
+
+    /// Floats at the peak for VGG19 at height x width down to `deepest`, and the objective's copies of the
+    /// `used` layers (`masked` styles make two more copies of a layer while its gradient is made).
+    static func networkFloats(height: Int, width: Int, deepest: String, used: Set<String>, masked: Int,
+                              training: Bool) -> Double {
+        guard let depth = VGG19.reluLayers.firstIndex(of: deepest) else { return 0 }
+        var (h, w) = (height, width)
+        var largest = Double(3 * h * w), reluOutputs = 0.0, poolOutputs = 0.0, features = 0.0, largestUsed = 0.0
+        var built = 0
+        blocks: for (block, spec) in VGG19.blocks.enumerated() {
+            for index in 1...spec.convolutions {
+                let size = Double(spec.channels * h * w)
+                largest = max(largest, size)
+                reluOutputs += size
+                if used.contains("relu\(block + 1)_\(index)") {
+                    features += size
+                    largestUsed = max(largestUsed, size)
+                }
+                built += 1
+                if built > depth { break blocks }
+            }
+            (h, w) = (h / 2, w / 2)
+            poolOutputs += Double(spec.channels * h * w)
+        }
+        let network = 2 * largest + reluOutputs / 32 + poolOutputs / 4
+        // The peak is at the end of the forward pass, all features alive, or, with masked styles, at relu1_1
+        // in the backward pass: its feature, its gradient and two masked copies per masked style.
+        let objective = training ? max(features, Double(2 + 2 * masked) * largestUsed) : features
+        return network + objective
+    }
+
+    /// Peak bytes for a stage whose output is `height` x `width`, with style images of the given sizes.
+    public static func peakBytes(height: Int, width: Int, styleSizes: [(height: Int, width: Int)], maskedStyles: Int = 0,
+                                 settings: TransferSettings) -> Int {
+        let objective = settings.objective
+        let used = Set((objective.contentLayers + objective.styleLayers).map(\.name))
+        let styleDeepest = VGG19.reluLayers.last { objective.styleLayers.map(\.name).contains($0) } ?? "relu1_1"
+        let styleFloats = styleSizes.map {
+            networkFloats(height: $0.height, width: $0.width, deepest: styleDeepest,
+                          used: Set(objective.styleLayers.map(\.name)), masked: 0, training: false)
+        }.max() ?? 0
+        let image = Double(3 * height * width)
+        let remembered = settings.optimizer == .lbfgs ? 2 * Double(min(settings.lbfgsHistory, settings.iterations)) : 2
+        let mainFloats = networkFloats(height: height, width: width, deepest: objective.deepestLayer, used: used,
+                                       masked: maskedStyles, training: true)
+            + image * (remembered + 12)
+        // The content and style images stay in memory, at their sizes, through the whole run.
+        let floats = max(styleFloats, mainFloats) + image + Double(styleSizes.reduce(0) { $0 + 3 * $1.height * $1.width })
+        return Int(floats * 4 * calibration) + fixedBytes
+    }
+
+    /// The peak over the stages of a coarse-to-fine run (the last, largest one, in practice).
+    public static func peakBytes(content: (width: Int, height: Int), styles: [(width: Int, height: Int)], maskedStyles: Int = 0,
+                                 styleScale: Float, stages: [CoarseToFine.Stage], settings: TransferSettings) -> Int {
+        stages.map { stage -> Int in
+            let (w, h) = fitted(content, longSide: stage.longSide)
+            let styleSide = max(1, Int((Float(stage.longSide) * styleScale).rounded()))
+            var stageSettings = settings
+            stageSettings.iterations = stage.iterations
+            return peakBytes(height: h, width: w, styleSizes: styles.map { let s = fitted($0, longSide: styleSide); return (s.height, s.width) },
+                             maskedStyles: maskedStyles, settings: stageSettings)
+        }.max() ?? 0
+    }
+
+    /// (width, height) resized to a long side, as `Image.resized(longSide:)` does.
+    static func fitted(_ size: (width: Int, height: Int), longSide: Int) -> (width: Int, height: Int) {
+        let scale = Double(longSide) / Double(max(size.width, size.height))
+        func scaled(_ side: Int) -> Int { max(1, Int((Double(side) * scale).rounded())) }
+        return size.width >= size.height ? (longSide, scaled(size.height)) : (scaled(size.width), longSide)
+    }
+
+    /// The memory the kernel says it can give without swapping (MemAvailable), or nil where it does not say.
+    public static func availableBytes() -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kibibytes = Int(fields[1]) { return kibibytes * 1024 }
+        }
+        return nil
+    }
+
+    /// The largest output long side (`size` itself or a multiple of 16 below it) whose estimate fits in `bytes`.
+    public static func largestFittingLongSide(upTo size: Int, bytes: Int, estimate: (Int) -> Int) -> Int? {
+        if estimate(size) <= bytes { return size }
+        var best: Int? = nil
+        var side = 16
+        while side < size {
+            if estimate(side) <= bytes { best = side } else { break }
+            side += 16
+        }
+        return best
+    }
+}
+
+/// "1.5 GiB"
+public func formatBytes(_ bytes: Int) -> String {
+    let gib = Double(bytes) / Double(1 << 30)
+    return gib >= 1 ? String(format: "%.1f GiB", gib) : String(format: "%.0f MiB", Double(bytes) / Double(1 << 20))
+}
