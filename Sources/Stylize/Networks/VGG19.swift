@@ -182,6 +182,11 @@ public final class VGG19Features {
         return features
     }
 
+    /// A ReLU layer's output shape, [C, h, w].
+    public func outputShape(of name: String) throws -> [Int] {
+        Array(outputs[try stage(of: name)].descriptor.shape.dropFirst())
+    }
+
     private func stage(of name: String) throws -> Int {
         guard let index = stageOfLayer[name] else {
             throw EngineError(description: "layer \(name) is not computed (network built down to \(layers.last!))")

@@ -103,8 +103,7 @@ public final class GatysObjective {
         }
         network = try VGG19Features(vgg, height: height, width: width, deepest: settings.deepestLayer,
                                     pooling: settings.pooling, algorithm: settings.algorithm)
-        // The style layers too, for their sizes, which the masks follow down the network.
-        let targets = try network.forward(content, returning: Set((settings.contentLayers + settings.styleLayers).map(\.name)))
+        let targets = try network.forward(content, returning: Set(settings.contentLayers.map(\.name)))
         var contentLosses: [String: ContentLoss] = [:]
         for layer in settings.contentLayers {
             contentLosses[layer.name] = ContentLoss(target: targets[layer.name]!, weight: settings.contentWeight * layer.weight)
@@ -125,7 +124,8 @@ public final class GatysObjective {
                 losses.append(StyleLoss(target: Tensor(shape: first.grams[layer.name]!.shape, scalars: blend),
                                         weight: weight * unmaskedWeight))
             }
-            let shape = targets[layer.name]!.shape
+            // The masks follow the features down the network, to each style layer's size.
+            let shape = try network.outputShape(of: layer.name)
             for style in masked {
                 losses.append(StyleLoss(target: style.grams[layer.name]!, weight: weight * style.weight,
                                         mask: style.mask!.following(toHeight: shape[1], width: shape[2])))
