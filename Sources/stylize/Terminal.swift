@@ -77,7 +77,7 @@ final class JSONLinesLog {
 
     /// Keeps what the file already holds and writes after it (a resumed run); creates it if it does not exist.
     static func appending(to path: String) throws -> JSONLinesLog {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         guard let handle = FileHandle(forWritingAtPath: path) else { throw ValidationError("cannot write the log file \(path)") }
         handle.seekToEndOfFile()
         return JSONLinesLog(handle: handle)
