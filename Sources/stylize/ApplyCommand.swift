@@ -31,25 +31,20 @@ struct ApplyCommand: ParsableCommand {
     @Option(help: "Pixels of mirrored photo added on every side and cropped off again, which keeps the frame the network draws along its borders out of the picture.")
     var margin = FeedForwardStylizer.defaultMargin
 
-    @Option(help: "Threads for the math (default: all cores).")
-    var threads: Int?
-
     @Option(help: "Refuse images with more pixels than this.")
     var maxPixels = 50_000_000
 
-    @Flag(help: "Print nothing but errors.")
-    var quiet = false
+    @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         guard (output == nil) != (outputDir == nil) else { throw ValidationError("give either -o OUT or --output-dir DIR") }
         if let size, size <= 0 { throw ValidationError("--size must be positive") }
         guard margin >= 0 else { throw ValidationError("--margin cannot be negative") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
     }
 
     func run() throws {
         try runReportingErrors {
-            if let threads { DNNL.setThreads(threads) }
+            machine.configure()
             let files = try inputs.flatMap(Self.images)
             if output != nil && files.count != 1 {
                 throw ValidationError("-o takes one input image, and \(files.count) were given; use --output-dir")
@@ -71,7 +66,7 @@ struct ApplyCommand: ParsableCommand {
                 let result = try stylizer.stylize(image)
                 let seconds = (ContinuousClock.now - clock).seconds
                 try ImageIO.write(result, to: destination)
-                if !quiet { stderr("\(destination) (\(image.width)x\(image.height), \(String(format: "%.2f", seconds)) s)") }
+                if !machine.quiet { stderr("\(destination) (\(image.width)x\(image.height), \(String(format: "%.2f", seconds)) s)") }
             }
         }
     }

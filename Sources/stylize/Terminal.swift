@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Stylize
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,25 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch {
         stderr("stylize: error: \(error)")
         throw ExitCode.failure
+    }
+}
+
+/// The knobs every long-running command has: how many threads do the math, and whether to show progress.
+struct MachineOptions: ParsableArguments {
+    @Option(help: "Threads for the math (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "No progress bar or notes; errors only.")
+    var quiet = false
+
+    func validate() throws {
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+    }
+
+    /// Sets up oneDNN's threads and the allocator before any work.
+    func configure() {
+        if let threads { DNNL.setThreads(threads) }
+        DNNL.keepFreedMemory()
     }
 }
 

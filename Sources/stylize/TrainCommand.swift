@@ -80,20 +80,15 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Append one JSON object per step to this file.")
     var log: String?
 
-    @Option(help: "Threads for the math (default: all cores).")
-    var threads: Int?
-
     @Option(help: "The VGG19 weights file (default: installed by `stylize weights`).")
     var weights: String?
 
-    @Flag(help: "No progress bar.")
-    var quiet = false
+    @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         guard output.hasSuffix(".safetensors") else { throw ValidationError("-o should name a .safetensors file") }
         guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
         guard previewSize > 0 else { throw ValidationError("--preview-size must be positive") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
     }
 
     var settings: TrainingSettings {
@@ -122,8 +117,7 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            if let threads { DNNL.setThreads(threads) }
-            DNNL.keepFreedMemory()
+            machine.configure()
             let settings = self.settings
             try settings.validate()
             let checkpointURL = URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors"))
@@ -141,7 +135,7 @@ struct TrainCommand: ParsableCommand {
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
                                                    photos: photoSet, checkpoint: saved)
             let logFile = try log.map { resume ? try JSONLinesLog.appending(to: $0) : try JSONLinesLog(path: $0) }
-            if !quiet { stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps)") }
+            if !machine.quiet { stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps)") }
 
             func save() throws {
                 try training.checkpoint.write(to: checkpointURL)
@@ -153,7 +147,7 @@ struct TrainCommand: ParsableCommand {
 
             catchInterrupts()
             let firstStep = training.step
-            var bar = ProgressBar(total: settings.steps - firstStep, quiet: quiet)
+            var bar = ProgressBar(total: settings.steps - firstStep, quiet: machine.quiet)
             let clock = ContinuousClock.now
             while training.step < settings.steps && !interrupted.load(ordering: .relaxed) {
                 let terms = try training.trainStep()
@@ -171,7 +165,7 @@ struct TrainCommand: ParsableCommand {
                 stderr("stylize: interrupted at step \(training.step); continue with the same command and --resume")
                 throw ExitCode(130)
             }
-            if !quiet { stderr("wrote \(output)") }
+            if !machine.quiet { stderr("wrote \(output)") }
         }
     }
 }

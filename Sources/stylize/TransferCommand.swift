@@ -103,17 +103,13 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "Write one JSON object per iteration to this file.")
     var log: String?
 
-    @Option(help: "Threads for the math (default: all cores).")
-    var threads: Int?
-
     @Option(help: "The VGG19 weights file (default: installed by `stylize weights`).")
     var weights: String?
 
     @Option(help: "Refuse images with more pixels than this.")
     var maxPixels = 50_000_000
 
-    @Flag(help: "No progress bar.")
-    var quiet = false
+    @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         guard size > 0 else { throw ValidationError("--size must be positive") }
@@ -125,7 +121,6 @@ struct TransferCommand: ParsableCommand {
         guard styleScale > 0 && styleScale.isFinite else { throw ValidationError("--style-scale must be a positive number") }
         guard initBlur >= 0 && initBlur.isFinite else { throw ValidationError("--init-blur must be >= 0") }
         guard scales >= 1 else { throw ValidationError("--scales must be at least 1") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if let learningRate, !(learningRate > 0) { throw ValidationError("--learning-rate must be positive") }
         for (name, value) in [("content", contentWeight), ("style", styleWeight), ("tv", tvWeight)] where !(value >= 0) {
             throw ValidationError("--\(name)-weight must be >= 0")
@@ -134,8 +129,7 @@ struct TransferCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            if let threads { DNNL.setThreads(threads) }
-            DNNL.keepFreedMemory()
+            machine.configure()
             MeasuredAlgorithms.keep(in: VGG19Weights.cacheDirectory().appendingPathComponent("convolution-choices.json"))
             var settings = TransferSettings()
             settings.objective.contentWeight = contentWeight
@@ -181,7 +175,7 @@ struct TransferCommand: ParsableCommand {
                                             stages: stages, settings: settings)
             let logFile = try log.map(JSONLinesLog.init)
             let total = stages.reduce(0) { $0 + $1.iterations }
-            var bar = ProgressBar(total: total, quiet: quiet)
+            var bar = ProgressBar(total: total, quiet: machine.quiet)
             catchInterrupts()
             var stoppedEarly = false
             var done = 0, stageStartSeconds = 0.0, lastSeconds = 0.0
@@ -212,7 +206,7 @@ struct TransferCommand: ParsableCommand {
                 stderr("stylize: interrupted; saved the current image to \(output)")
                 throw ExitCode(130)
             }
-            if quiet == false { stderr("wrote \(output)") }
+            if !machine.quiet { stderr("wrote \(output)") }
         }
     }
 
@@ -280,7 +274,7 @@ struct TransferCommand: ParsableCommand {
                 shorter.lbfgsHistory = history
                 let fewer = estimate(stages, shorter)
                 if fewer <= available {
-                    if !quiet { stderr("stylize: note: L-BFGS remembers \(history) steps instead of \(settings.lbfgsHistory), so that the run fits in memory (about \(formatBytes(fewer)) of \(formatBytes(available)))") }
+                    if !machine.quiet { stderr("stylize: note: L-BFGS remembers \(history) steps instead of \(settings.lbfgsHistory), so that the run fits in memory (about \(formatBytes(fewer)) of \(formatBytes(available)))") }
                     return history
                 }
             }
