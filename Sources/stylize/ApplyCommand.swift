@@ -46,19 +46,10 @@ struct ApplyCommand: ParsableCommand {
         try runReportingErrors {
             machine.configure()
             let files = try inputs.flatMap(Self.images)
-            if output != nil && files.count != 1 {
-                throw ValidationError("-o takes one input image, and \(files.count) were given; use --output-dir")
-            }
-            if let outputDir {
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDirectory), isDirectory.boolValue else {
-                    throw ValidationError("the output folder \(outputDir) does not exist")
-                }
-            }
+            try Self.checkOutputs(output: output, outputDir: outputDir, inputCount: files.count)
             let stylizer = FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network, margin: margin)
             for file in files {
-                let destination = output ?? URL(fileURLWithPath: outputDir!).appendingPathComponent(
-                    URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".png").path
+                let destination = Self.destination(for: file, output: output, outputDir: outputDir)
                 try ImageIO.checkWritable(destination)
                 var image = try ImageIO.read(file, maxPixels: maxPixels)
                 if let size { image = image.resized(longSide: size) }
@@ -69,6 +60,25 @@ struct ApplyCommand: ParsableCommand {
                 if !machine.quiet { stderr("\(destination) (\(image.width)x\(image.height), \(String(format: "%.2f", seconds)) s)") }
             }
         }
+    }
+
+    /// -o takes one input; --output-dir must exist.
+    static func checkOutputs(output: String?, outputDir: String?, inputCount: Int) throws {
+        if output != nil && inputCount != 1 {
+            throw ValidationError("-o takes one input image, and \(inputCount) were given; use --output-dir")
+        }
+        if let outputDir {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: outputDir, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("the output folder \(outputDir) does not exist")
+            }
+        }
+    }
+
+    /// -o as given, or the input's name as PNG in --output-dir.
+    static func destination(for file: String, output: String?, outputDir: String?) -> String {
+        output ?? URL(fileURLWithPath: outputDir!).appendingPathComponent(
+            URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".png").path
     }
 
     /// A file as itself; a folder as its images, sorted.

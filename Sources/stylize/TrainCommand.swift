@@ -145,26 +145,13 @@ struct TrainCommand: ParsableCommand {
                 }
             }
 
-            catchInterrupts()
-            let firstStep = training.step
-            var bar = ProgressBar(total: settings.steps - firstStep, quiet: machine.quiet)
-            let clock = ContinuousClock.now
-            while training.step < settings.steps && !interrupted.load(ordering: .relaxed) {
+            let loop = TrainingLoop(steps: settings.steps, batch: settings.batch, checkpointEvery: checkpointEvery,
+                                    quiet: machine.quiet, log: logFile)
+            try loop.run(from: training.step, trainStep: {
                 let terms = try training.trainStep()
-                let seconds = (ContinuousClock.now - clock).seconds
-                let imagesPerSecond = Double((training.step - firstStep) * settings.batch) / seconds
-                logFile?.write([("step", training.step), ("content", terms.content), ("style", terms.style), ("tv", terms.tv),
-                                ("total", terms.total), ("seconds", seconds), ("images_per_second", imagesPerSecond)])
-                bar.update(training.step - firstStep, seconds: seconds,
-                           detail: String(format: "step %d loss %.4g %.2f img/s", training.step, terms.total, imagesPerSecond))
-                if training.step % checkpointEvery == 0 && training.step < settings.steps { try save() }
-            }
-            bar.finish()
-            try save()
-            if interrupted.load(ordering: .relaxed) {
-                stderr("stylize: interrupted at step \(training.step); continue with the same command and --resume")
-                throw ExitCode(130)
-            }
+                return (training.step, [("content", terms.content), ("style", terms.style), ("tv", terms.tv), ("total", terms.total)],
+                        String(format: "loss %.4g", terms.total))
+            }, save: save)
             if !machine.quiet { stderr("wrote \(output)") }
         }
     }

@@ -123,6 +123,6 @@ final class FeedForwardTrainingTests: XCTestCase {
         let line = Tensor(shape: [3, 1, 3], scalars: [0, 1, 2, 10, 11, 12, 20, 21, 22])
         let padded = FeedForwardStylizer.mirrorPadded(line, top: 0, left: 2, height: 1, width: 8)
         XCTAssertEqual(padded.scalars, [2, 1, 0, 1, 2, 1, 0, 1, 12, 11, 10, 11, 12, 11, 10, 11, 22, 21, 20, 21, 22, 21, 20, 21])
-        XCTAssertEqual(FeedForwardStylizer.cropped(padded, top: 0, left: 2, height: 1, width: 3), line)
+        XCTAssertEqual(Image(padded).cropped(top: 0, left: 2, height: 1, width: 3).tensor, line)
     }
 }

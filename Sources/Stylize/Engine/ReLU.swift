@@ -19,9 +19,10 @@ final class ReLUBackward {
         primitive = try Primitive(backward, hint: hint, name: "relu backward")
     }
 
-    /// Masks `gradient` in place where `output` (the ReLU's forward result) is zero.
-    func callAsFunction(output: Memory, gradient: Memory) {
-        primitive.execute([(STYLIZE_ARG_DST, output), (STYLIZE_ARG_DIFF_DST, gradient), (STYLIZE_ARG_DIFF_SRC, gradient)])
+    /// Masks `gradient` where `output` (the ReLU's forward result) is zero, in place or `into` another buffer.
+    func callAsFunction(output: Memory, gradient: Memory, into inputGradient: Memory? = nil) {
+        primitive.execute([(STYLIZE_ARG_DST, output), (STYLIZE_ARG_DIFF_DST, gradient),
+                           (STYLIZE_ARG_DIFF_SRC, inputGradient ?? gradient)])
     }
 }
 

@@ -1,4 +1,4 @@
-/// One `ConvolutionSpec` compiled for one input shape: [2x upsampling] → convolution → [instance norm [→ ReLU]].
+/// One `ConvolutionSpec` compiled for one input shape: [2x upsampling] → convolution → [instance norm] [→ ReLU].
 /// It keeps the activations of its last forward pass, which its backward pass needs.
 final class ConvolutionBlock {
     let spec: ConvolutionSpec
@@ -14,6 +14,8 @@ final class ConvolutionBlock {
     private let convolved: Memory
     private let normalization: InstanceNormalization?
     private let normalized: Memory?
+    /// The backward pass of a ReLU fused into the convolution (a block without normalisation).
+    private let fusedReLUBackward: ReLUBackward?
     /// Backward buffers, made on the first backward pass (`apply` never needs them).
     private var gradients: (convolved: Memory, convolutionInput: Memory, reordered: (Reorder, Memory)?, input: Memory?)?
 
@@ -48,6 +50,7 @@ final class ConvolutionBlock {
             normalization = nil
             normalized = nil
         }
+        fusedReLUBackward = convolution.fusedReLU ? try ReLUBackward(layout: convolution.destinationLayout) : nil
         self.inputLayout = upsampling?.sourceLayout ?? convolution.sourceLayout
         outputLayout = convolution.destinationLayout
         outputShape = convolution.outputShape
@@ -85,6 +88,9 @@ final class ConvolutionBlock {
                                                             into: buffers.convolved)
             parameterGradients[name + ".weight", default: []].add(scale.scalars)
             parameterGradients[name + ".bias", default: []].add(shift.scalars)
+            gradient = buffers.convolved
+        } else if let fusedReLUBackward {
+            fusedReLUBackward(output: convolved, gradient: outputGradient, into: buffers.convolved)
             gradient = buffers.convolved
         }
         let (weights, bias) = try convolution.backwardWeights(source: upsampled ?? input, outputGradient: gradient)

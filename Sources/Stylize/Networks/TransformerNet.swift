@@ -31,13 +31,7 @@ public struct TransformerNet: Sendable {
         guard width > 0 && width.isFinite else { throw EngineError(description: "the network width must be positive, not \(width)") }
         self.width = width
         channels = Self.channels(width: width)
-        let expected = Self.parameterShapes(channels: channels)
-        for (name, shape) in expected.sorted(by: { $0.key < $1.key }) where parameters[name]?.shape != shape {
-            throw EngineError(description: "transformer network of width \(width): \(name) should be \(shape), found \(parameters[name].map { "\($0.shape)" } ?? "nothing")")
-        }
-        if let extra = parameters.keys.sorted().first(where: { expected[$0] == nil }) {
-            throw EngineError(description: "transformer network of width \(width): unexpected parameter \(extra)")
-        }
+        try Self.layers(channels: channels).check(parameters, network: "transformer network of width \(width)")
         self.parameters = parameters
     }
 
@@ -46,38 +40,13 @@ public struct TransformerNet: Sendable {
     /// the 0...255 scale, and with Adam's small steps a network starting near black spends its first hundred steps
     /// learning the brightness of photos instead of the style.
     public init(width: Float, seed: UInt64) throws {
-        var random = SeededGenerator(seed: seed)
-        var parameters: [String: Tensor] = [:]
-        for (name, shape) in Self.parameterShapes(channels: Self.channels(width: width)).sorted(by: { $0.key < $1.key }) {
-            let values: [Float]
-            let count = shape.reduce(1, *)
-            if let layer = Self.layers(channels: Self.channels(width: width)).first(where: { name.hasPrefix("\($0.name).") }) {
-                let bound = 1 / Float(layer.input * layer.kernel * layer.kernel).squareRoot()
-                values = (0..<count).map { _ in random.uniform(-bound, bound) }
-            } else {
-                values = [Float](repeating: name.hasSuffix(".weight") ? 1 : 0, count: count)
-            }
-            parameters[name] = Tensor(shape: shape, scalars: name == "deconv3.conv2d.bias" ? values.map { $0 + 127.5 } : values)
-        }
+        var parameters = Self.layers(channels: Self.channels(width: width)).initialParameters(seed: seed)
+        parameters["deconv3.conv2d.bias"]!.scalars = parameters["deconv3.conv2d.bias"]!.scalars.map { $0 + 127.5 }
         try self.init(width: width, parameters: parameters)
     }
 
     public mutating func update(_ parameters: [String: Tensor]) throws {
         self = try TransformerNet(width: width, parameters: parameters)
-    }
-
-    /// Every parameter's shape, by name.
-    static func parameterShapes(channels: [Int]) -> [String: [Int]] {
-        var shapes: [String: [Int]] = [:]
-        for layer in layers(channels: channels) {
-            shapes["\(layer.name).weight"] = [layer.output, layer.input, layer.kernel, layer.kernel]
-            shapes["\(layer.name).bias"] = [layer.output]
-            if let normalization = layer.normalization {
-                shapes["\(normalization).weight"] = [layer.output]
-                shapes["\(normalization).bias"] = [layer.output]
-            }
-        }
-        return shapes
     }
 
     /// The network's convolutions in order; `residual` marks the two of each residual block.

@@ -49,3 +49,47 @@ public struct Adam: Sendable {
         }
     }
 }
+
+extension Adam {
+    /// One step on a network's named parameters, given the loss's gradient for each (scaled by `gradientScale`,
+    /// e.g. 1/batch). The parameters are laid end to end in their names' sorted order, which is also the order of
+    /// the moments in a checkpoint.
+    public mutating func step(_ parameters: [String: Tensor], gradients: [String: Tensor], gradientScale: Float = 1) -> [String: Tensor] {
+        let names = parameters.keys.sorted()
+        var flat = names.flatMap { parameters[$0]!.scalars }
+        step(&flat, gradient: names.flatMap { name in gradients[name]!.scalars.map { $0 * gradientScale } })
+        var updated: [String: Tensor] = [:]
+        var offset = 0
+        for name in names {
+            let count = parameters[name]!.count
+            updated[name] = Tensor(shape: parameters[name]!.shape, scalars: Array(flat[offset..<offset + count]))
+            offset += count
+        }
+        return updated
+    }
+
+    /// Where a checkpoint keeps the state: metadata "optimizer_iteration", tensors "optimizer.first_moment" and
+    /// "optimizer.second_moment" (the tensors' prefix tells them from the network's parameters).
+    static let statePrefix = "optimizer."
+    static let stateNames = (iteration: "optimizer_iteration", first: statePrefix + "first_moment", second: statePrefix + "second_moment")
+
+    /// Adds the state to a checkpoint `file` of a network with `parameterCount` parameters. Before the first step
+    /// there are no moments yet; zeros are what it would start from.
+    func store(in file: inout SafetensorsFile, parameterCount: Int) {
+        let zeros = [Float](repeating: 0, count: parameterCount)
+        file.tensors[Self.stateNames.first] = Tensor(shape: [parameterCount], scalars: firstMoment.isEmpty ? zeros : firstMoment)
+        file.tensors[Self.stateNames.second] = Tensor(shape: [parameterCount], scalars: secondMoment.isEmpty ? zeros : secondMoment)
+        file.metadata[Self.stateNames.iteration] = "\(iteration)"
+    }
+
+    /// The state `store` wrote, for a network of `parameterCount` parameters.
+    init(learningRate: Float, restoringFrom file: SafetensorsFile, parameterCount: Int) throws {
+        guard let iteration = file.metadata[Self.stateNames.iteration].flatMap(Int.init),
+              let first = file.tensors[Self.stateNames.first], let second = file.tensors[Self.stateNames.second],
+              first.count == parameterCount, second.count == parameterCount else {
+            throw EngineError(description: "the optimizer state is missing or has the wrong size")
+        }
+        self.init(learningRate: learningRate, iteration: iteration,
+                  firstMoment: iteration == 0 ? [] : first.scalars, secondMoment: iteration == 0 ? [] : second.scalars)
+    }
+}

@@ -25,7 +25,7 @@ public final class FeedForwardStylizer {
             compiled = try CompiledTransformerNet(network, height: height, width: width)
         }
         let output = compiled!.forward(Self.mirrorPadded(image.tensor, top: margin, left: margin, height: height, width: width))
-        return Image(Self.cropped(output, top: margin, left: margin, height: image.height, width: image.width))
+        return Image(output).cropped(top: margin, left: margin, height: image.height, width: image.width)
     }
 
     /// [3, h, w] -> [3, height, width] with the image at (top, left) and mirrored around it (the edge not repeated).
@@ -45,21 +45,6 @@ public final class FeedForwardStylizer {
             for y in 0..<height {
                 let source = (c * h + mirror(y - top, h)) * w
                 for x in 0..<width { out[(c * height + y) * width + x] = tensor.scalars[source + columns[x]] }
-            }
-        }
-        return Tensor(shape: [3, height, width], scalars: out)
-    }
-
-    /// The [3, height, width] at (top, left) of a [3, H, W] tensor.
-    static func cropped(_ tensor: Tensor, top: Int, left: Int, height: Int, width: Int) -> Tensor {
-        let (h, w) = (tensor.shape[1], tensor.shape[2])
-        if h == height && w == width { return tensor }
-        var out = [Float]()
-        out.reserveCapacity(3 * height * width)
-        for c in 0..<3 {
-            for y in 0..<height {
-                let start = (c * h + top + y) * w + left
-                out += tensor.scalars[start..<start + width]
             }
         }
         return Tensor(shape: [3, height, width], scalars: out)

@@ -149,19 +149,8 @@ public final class FeedForwardTraining {
         guard terms.total.isFinite else {
             throw EngineError(description: "the loss became \(terms.total) at step \(step); try a smaller learning rate")
         }
-        // Mean over the batch, in the parameters' sorted order, which is also the optimiser state's.
-        let names = network.parameters.keys.sorted()
-        var flat = names.flatMap { network.parameters[$0]!.scalars }
-        let scale = 1 / Float(crops.count)
-        adam.step(&flat, gradient: names.flatMap { gradients[$0]!.map { $0 * scale } })
-        var updated: [String: Tensor] = [:]
-        var offset = 0
-        for name in names {
-            let shape = network.parameters[name]!.shape
-            let count = shape.reduce(1, *)
-            updated[name] = Tensor(shape: shape, scalars: Array(flat[offset..<offset + count]))
-            offset += count
-        }
+        let updated = adam.step(network.parameters, gradients: gradients.mapValues { Tensor(shape: [$0.count], scalars: $0) },
+                                gradientScale: 1 / Float(crops.count))
         try network.update(updated)
         try compiled.setParameters(network)
         step += 1

@@ -1,18 +1,27 @@
 import Foundation
 
 /// Training images for a feed-forward network: random square crops of the photos in a folder, each photo resized
-/// so that its short side is the crop size, then cropped at a random place and flipped half of the time.
+/// first (`Preparation`), then cropped at a random place and flipped half of the time.
 /// A step's crops depend only on the seed and the step's number, so a resumed run sees the same batches.
 public final class PhotoCrops {
+    public enum Preparation: Sendable {
+        /// Resized so that the short side is the crop size: a crop holds most of the photo (style networks).
+        case fitShortSide
+        /// Halved (antialiased bicubic): JPEG photos' compression artifacts shrink below a pixel, which makes them
+        /// ground truth for super-resolution.
+        case halved
+    }
+
     public let paths: [String]
     public let size: Int
+    public let preparation: Preparation
     /// Photos already decoded and resized; the whole set of ~360 photos at 256 px fits in a few hundred MB.
     private var resized: [Int: Image] = [:]
 
     public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
     /// - Parameter directory: searched recursively for .jpg, .jpeg and .png files.
-    public init(directory: String, size: Int) throws {
+    public init(directory: String, size: Int, preparation: Preparation = .fitShortSide) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw EngineError(description: "the photo folder \(directory) does not exist")
@@ -28,6 +37,7 @@ public final class PhotoCrops {
         }
         paths = files
         self.size = size
+        self.preparation = preparation
     }
 
     /// The crops of one step, RGB 0...255 [3, size, size] each.
@@ -61,9 +71,20 @@ public final class PhotoCrops {
             throw EngineError(description: "cannot read the photo \(paths[index]): \(error)")
         }
         let scale = Double(size) / Double(min(image.width, image.height))
-        let result = image.resized(width: max(size, Int((Double(image.width) * scale).rounded())),
-                                   height: max(size, Int((Double(image.height) * scale).rounded())))
+        let result = preparation == .halved ? image.halved()
+            : image.resized(width: max(size, Int((Double(image.width) * scale).rounded())),
+                            height: max(size, Int((Double(image.height) * scale).rounded())))
+        guard min(result.width, result.height) >= size else {
+            throw EngineError(description: "the photo \(paths[index]) is \(image.width)x\(image.height), too small for \(size) px crops")
+        }
         resized[index] = result
         return result
+    }
+}
+
+extension Image {
+    /// Half the size (rounded), by antialiased bicubic.
+    public func halved() -> Image {
+        resized(width: max(1, (width + 1) / 2), height: max(1, (height + 1) / 2), filter: .bicubic)
     }
 }

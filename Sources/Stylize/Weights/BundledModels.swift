@@ -1,8 +1,15 @@
 import Foundation
 
-/// The style models that ship with stylize, in the repository's `models/` folder, found by name
-/// (`starry-night` is `models/starry-night.safetensors`).
+/// The models that ship with stylize, in the repository's `models/` folder, found by name: style models at its top
+/// (`starry-night` is `models/starry-night.safetensors`), upscalers in `models/upscalers/` (`x4` is
+/// `models/upscalers/x4.safetensors`).
 public enum BundledModels {
+    public enum Kind: String, Sendable {
+        case style, upscaler
+
+        var subfolder: String? { self == .upscaler ? "upscalers" : nil }
+    }
+
     /// Where to look, in order: $STYLIZE_MODELS, the `models/` of the checkout the executable was built in (the
     /// nearest folder above it holding a Package.swift), `share/stylize/models` beside an installed `bin/`, and
     /// `./models`.
@@ -24,9 +31,9 @@ public enum BundledModels {
     }
 
     /// Every bundled model's name and file, sorted by name; the first directory holding a name wins.
-    public static func all() -> [(name: String, url: URL)] {
+    public static func all(_ kind: Kind = .style) -> [(name: String, url: URL)] {
         var found: [String: URL] = [:]
-        for directory in directories() {
+        for directory in directories().map({ kind.subfolder.map($0.appendingPathComponent) ?? $0 }) {
             let files = (try? FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)) ?? []
             for file in files where file.pathExtension == "safetensors" && !file.lastPathComponent.contains(".checkpoint.") {
                 let name = file.deletingPathExtension().lastPathComponent
@@ -37,11 +44,11 @@ public enum BundledModels {
     }
 
     /// A model file path as given, or a bundled model's name.
-    public static func locate(_ nameOrPath: String) throws -> URL {
+    public static func locate(_ nameOrPath: String, _ kind: Kind = .style) throws -> URL {
         if FileManager.default.fileExists(atPath: nameOrPath) { return URL(fileURLWithPath: nameOrPath) }
-        if let bundled = all().first(where: { $0.name == nameOrPath }) { return bundled.url }
-        let names = all().map(\.name)
-        throw EngineError(description: "no model file or bundled model named '\(nameOrPath)'" +
+        if let bundled = all(kind).first(where: { $0.name == nameOrPath }) { return bundled.url }
+        let names = all(kind).map(\.name)
+        throw EngineError(description: "no model file or bundled \(kind) model named '\(nameOrPath)'" +
                           (names.isEmpty ? " (no bundled models found)" : "; bundled: \(names.joined(separator: ", "))"))
     }
 }

@@ -49,7 +49,7 @@ public struct StyleModel: Sendable {
               let training = metadata["training"] else {
             throw EngineError(description: "its metadata lacks width, steps or training")
         }
-        let parameters = file.tensors.filter { !$0.key.hasPrefix(TrainingCheckpoint.optimizerPrefix) }
+        let parameters = file.tensors.filter { !$0.key.hasPrefix(Adam.statePrefix) }
         network = try TransformerNet(width: width, parameters: parameters)
         settings = try TrainingSettings.fromJSON(training)
         self.steps = steps
@@ -60,7 +60,6 @@ public struct StyleModel: Sendable {
 /// exactly where the run stopped (the batches depend only on the seed and the step).
 public struct TrainingCheckpoint: Sendable {
     public static let format = "stylize-training-checkpoint"
-    static let optimizerPrefix = "optimizer."
     public let settings: TrainingSettings
     public let network: TransformerNet
     public let step: Int
@@ -76,12 +75,7 @@ public struct TrainingCheckpoint: Sendable {
     public var file: SafetensorsFile {
         var file = StyleModel(network: network, settings: settings, steps: step).file
         file.metadata["format"] = Self.format
-        file.metadata["optimizer_iteration"] = "\(optimizer.iteration)"
-        let count = network.parameters.values.map(\.count).reduce(0, +)
-        // Before the first step Adam has no moments yet; zeros are what it would start from.
-        let zeros = [Float](repeating: 0, count: count)
-        file.tensors[Self.optimizerPrefix + "first_moment"] = Tensor(shape: [count], scalars: optimizer.firstMoment.isEmpty ? zeros : optimizer.firstMoment)
-        file.tensors[Self.optimizerPrefix + "second_moment"] = Tensor(shape: [count], scalars: optimizer.secondMoment.isEmpty ? zeros : optimizer.secondMoment)
+        optimizer.store(in: &file, parameterCount: network.parameters.values.map(\.count).reduce(0, +))
         return file
     }
 
@@ -94,17 +88,11 @@ public struct TrainingCheckpoint: Sendable {
         do {
             let file = try SafetensorsFile(contentsOf: url)
             let model = try StyleModel(file, expecting: Self.format)
-            guard let iteration = file.metadata["optimizer_iteration"].flatMap(Int.init),
-                  let first = file.tensors[Self.optimizerPrefix + "first_moment"],
-                  let second = file.tensors[Self.optimizerPrefix + "second_moment"],
-                  first.count == second.count, first.count == model.network.parameters.values.map(\.count).reduce(0, +) else {
-                throw EngineError(description: "the optimizer state is missing or has the wrong size")
-            }
             settings = model.settings
             network = model.network
             step = model.steps
-            optimizer = Adam(learningRate: model.settings.learningRate, iteration: iteration,
-                             firstMoment: iteration == 0 ? [] : first.scalars, secondMoment: iteration == 0 ? [] : second.scalars)
+            optimizer = try Adam(learningRate: model.settings.learningRate, restoringFrom: file,
+                                 parameterCount: model.network.parameters.values.map(\.count).reduce(0, +))
         } catch {
             throw EngineError(description: "cannot resume from \(url.path): \(error)")
         }

@@ -1,0 +1,75 @@
+/// A super-resolution network: convolutions at the low resolution, a last convolution with 3·r² channels, and a
+/// periodic pixel shuffle to r times the size (Shi et al. 2016, "Real-Time Single Image and Video Super-Resolution
+/// Using an Efficient Sub-Pixel Convolutional Neural Network"). What the shuffle gives is added to the bicubic
+/// upscaling of the input (a global residual, as in Kim et al.'s VDSR), so an untrained network already starts at
+/// bicubic quality and training spends its steps on the detail bicubic misses.
+///
+/// The network sees the input as x/255 − 0.5 and its shuffled output is on the 0...1 scale, so that the output image
+/// is bicubic(x) + 255 · shuffle(net(x/255 − 0.5)).
+public struct UpscalerNet: Sendable {
+    public enum Architecture: String, Sendable, Codable, CaseIterable {
+        /// Shi et al.'s three hidden layers, as pytorch/examples' super_resolution builds them (5x5 64, 3x3 64,
+        /// 3x3 32, all with ReLU), on RGB: fast enough for 2048x2048 outputs in about a second.
+        case espcn
+        /// A deeper network for the perceptual loss: a 3x3 64 convolution, residual blocks of two 3x3 64
+        /// convolutions without normalisation (Lim et al.'s EDSR: batch or instance normalisation removes the
+        /// contrast an upscaler must keep), and the sub-pixel convolution.
+        case residual
+
+        /// The value of the model file's "architecture" field.
+        var fileName: String { "\(rawValue)-pixelshuffle-bicubic-residual" }
+    }
+
+    public static let scales = 2...4
+    public static let residualBlocks = 6
+
+    public let architecture: Architecture
+    public let scale: Int
+    /// "conv1.weight" [64, 3, 5, 5], ... "shuffle.bias" [3·r²]: each convolution's weight and bias.
+    public private(set) var parameters: [String: Tensor]
+
+    public init(architecture: Architecture, scale: Int, parameters: [String: Tensor]) throws {
+        guard Self.scales.contains(scale) else { throw EngineError(description: "the scale must be 2, 3 or 4, not \(scale)") }
+        self.architecture = architecture
+        self.scale = scale
+        try Self.layers(architecture, scale: scale).check(parameters, network: "\(architecture) x\(scale) upscaler")
+        self.parameters = parameters
+    }
+
+    /// A fresh network, initialised as PyTorch does, except the sub-pixel convolution's weights, scaled down 10x
+    /// and bias 0: the network starts close to plain bicubic instead of adding noise to it.
+    public init(architecture: Architecture, scale: Int, seed: UInt64) throws {
+        var parameters = Self.layers(architecture, scale: scale).initialParameters(seed: seed)
+        parameters["shuffle.weight"]!.scalars = parameters["shuffle.weight"]!.scalars.map { $0 * 0.1 }
+        parameters["shuffle.bias"]!.scalars = parameters["shuffle.bias"]!.scalars.map { _ in 0 }
+        try self.init(architecture: architecture, scale: scale, parameters: parameters)
+    }
+
+    public mutating func update(_ parameters: [String: Tensor]) throws {
+        self = try UpscalerNet(architecture: architecture, scale: scale, parameters: parameters)
+    }
+
+    /// The network's convolutions in order, all at the input's resolution.
+    static func layers(_ architecture: Architecture, scale: Int) -> [ConvolutionSpec] {
+        let shuffle = ConvolutionSpec(name: "shuffle", input: architecture == .espcn ? 32 : 64, output: 3 * scale * scale,
+                                      kernel: 3, normalization: nil, relu: false)
+        switch architecture {
+        case .espcn:
+            return [
+                ConvolutionSpec(name: "conv1", input: 3, output: 64, kernel: 5, normalization: nil),
+                ConvolutionSpec(name: "conv2", input: 64, output: 64, kernel: 3, normalization: nil),
+                ConvolutionSpec(name: "conv3", input: 64, output: 32, kernel: 3, normalization: nil),
+                shuffle,
+            ]
+        case .residual:
+            var layers = [ConvolutionSpec(name: "head", input: 3, output: 64, kernel: 3, normalization: nil)]
+            for block in 1...residualBlocks {
+                layers.append(ConvolutionSpec(name: "res\(block).conv1", input: 64, output: 64, kernel: 3,
+                                              normalization: nil, residual: block))
+                layers.append(ConvolutionSpec(name: "res\(block).conv2", input: 64, output: 64, kernel: 3,
+                                              normalization: nil, relu: false, residual: block))
+            }
+            return layers + [shuffle]
+        }
+    }
+}

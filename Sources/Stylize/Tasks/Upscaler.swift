@@ -1,0 +1,112 @@
+/// Upscales images of any size with a trained `UpscalerNet`. The bicubic part is computed for the whole image; the
+/// network's residual is computed in tiles, each read with a margin at least as wide as the network's receptive
+/// radius, so that a tile's kept core sees exactly what it would see in one pass over the whole image: tiling bounds
+/// the memory and leaves no seams. All tiles have one size (the last ones shift back inside the image), so the
+/// network is compiled once.
+public final class Upscaler {
+    public let network: UpscalerNet
+    /// Side of a tile's kept core, in input pixels.
+    public let tile: Int
+    private var compiled: CompiledNetwork?
+
+    public init(network: UpscalerNet, tile: Int? = nil) {
+        self.network = network
+        self.tile = tile ?? network.architecture.defaultTile
+        precondition(self.tile > 0, "the tile side must be positive")
+    }
+
+    public var scale: Int { network.scale }
+
+    /// The low-resolution version of `image` that the networks learn to invert: a Gaussian blur of sigma 1 (the
+    /// camera's and lens' softness), then bicubic downscaling by `scale` (antialiased, as Pillow and MATLAB's imresize
+    /// do). The image's sides must be multiples of `scale`.
+    public static func degrade(_ image: Image, scale: Int) -> Image {
+        precondition(image.width % scale == 0 && image.height % scale == 0, "\(image.width)x\(image.height) is not a multiple of \(scale)")
+        return image.gaussianBlurred(sigma: 1).resized(width: image.width / scale, height: image.height / scale, filter: .bicubic)
+    }
+
+    /// `image` upscaled by bicubic interpolation, the baseline the networks start from and are measured against.
+    public static func bicubic(_ image: Image, scale: Int) -> Image {
+        image.resized(width: image.width * scale, height: image.height * scale, filter: .bicubic)
+    }
+
+    public func upscale(_ image: Image) throws -> Image {
+        let bicubic = Self.bicubic(image, scale: scale)
+        var output = bicubic.pixels
+        let margin = network.receptiveRadius
+        let windowHeight = min(tile + 2 * margin, image.height), windowWidth = min(tile + 2 * margin, image.width)
+        if compiled?.inputShape != [1, 3, windowHeight, windowWidth] {
+            compiled = nil  // free the previous size's buffers first
+            compiled = try CompiledNetwork(network.layers, parameters: network.parameters,
+                                           inputShape: [1, 3, windowHeight, windowWidth])
+        }
+        for top in stride(from: 0, to: image.height, by: tile) {
+            for left in stride(from: 0, to: image.width, by: tile) {
+                let windowTop = min(max(top - margin, 0), image.height - windowHeight)
+                let windowLeft = min(max(left - margin, 0), image.width - windowWidth)
+                let window = image.cropped(top: windowTop, left: windowLeft, height: windowHeight, width: windowWidth)
+                let residual = residual(of: window)
+                Self.add(residual, times: 255, to: &output, width: bicubic.width, height: bicubic.height,
+                           from: (y: (top - windowTop) * scale, x: (left - windowLeft) * scale),
+                           to: (y: top * scale, x: left * scale),
+                           size: (height: min(tile, image.height - top) * scale, width: min(tile, image.width - left) * scale))
+            }
+        }
+        return Image(width: bicubic.width, height: bicubic.height, pixels: output)
+    }
+
+    /// Adds `factor` times a region of `tensor` ([3, h, w]) at `from` to the region at `to` of a planar RGB image.
+    private static func add(_ tensor: Tensor, times factor: Float, to pixels: inout [Float], width: Int, height: Int,
+                            from: (y: Int, x: Int), to: (y: Int, x: Int), size: (height: Int, width: Int)) {
+        let (h, w) = (tensor.shape[1], tensor.shape[2])
+        pixels.withUnsafeMutableBufferPointer { pixels in
+            tensor.scalars.withUnsafeBufferPointer { source in
+                for c in 0..<3 {
+                    for y in 0..<size.height {
+                        let sourceRow = (c * h + from.y + y) * w + from.x
+                        let targetRow = (c * height + to.y + y) * width + to.x
+                        for x in 0..<size.width { pixels[targetRow + x] += factor * source[sourceRow + x] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The network's output for one window, shuffled to [3, h·r, w·r] on the 0...1 scale.
+    private func residual(of window: Image) -> Tensor {
+        let input = window.pixels.map { $0 / 255 - 0.5 }
+        let output = compiled!.forward(input)
+        return Tensor(shape: compiled!.outputShape, scalars: output).pixelShuffled(scale: scale)
+            .reshaped([3, window.height * scale, window.width * scale])
+    }
+}
+
+extension UpscalerNet {
+    /// How far a pixel's influence reaches: the sum of the convolutions' half-widths.
+    public var receptiveRadius: Int { layers.map { $0.kernel / 2 }.reduce(0, +) }
+
+    var layers: [ConvolutionSpec] { Self.layers(architecture, scale: scale) }
+}
+
+extension UpscalerNet.Architecture {
+    /// Tile side (input pixels) that keeps the activations to about 100 MB (ESPCN keeps 4 buffers of 64 channels,
+    /// the residual network 19) while costing little in margins.
+    var defaultTile: Int { self == .espcn ? 512 : 192 }
+}
+
+extension Image {
+    /// The `height` x `width` part of the image at (top, left).
+    public func cropped(top: Int, left: Int, height: Int, width: Int) -> Image {
+        precondition(top >= 0 && left >= 0 && top + height <= self.height && left + width <= self.width,
+                     "crop \(width)x\(height) at (\(left), \(top)) of a \(self.width)x\(self.height) image")
+        var out = [Float]()
+        out.reserveCapacity(3 * height * width)
+        for c in 0..<3 {
+            for y in 0..<height {
+                let start = (c * self.height + top + y) * self.width + left
+                out += pixels[start..<start + width]
+            }
+        }
+        return Image(width: width, height: height, pixels: out)
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+
+/// Everything that decides what an upscaler training run computes. Stored in checkpoints and model files.
+public struct UpscalerTrainingSettings: Sendable, Codable, Equatable {
+    public enum Loss: String, Sendable, Codable, CaseIterable {
+        /// Mean squared error of the pixels: the best PSNR, and the blur that comes with averaging the possibilities.
+        case pixel
+        /// Feature reconstruction at one VGG19 layer (Johnson et al. 2016) plus a small pixel term: sharper edges
+        /// and textures, at some cost in PSNR.
+        case perceptual
+    }
+
+    public var scale = 4
+    public var loss = Loss.pixel
+    public var architecture = UpscalerNet.Architecture.espcn
+    public var steps = 3000
+    /// Patches per step.
+    public var batch = 16
+    /// Side of the square high-resolution patches (the network sees patch/scale).
+    public var patch = 96
+    public var learningRate: Float = 1e-3
+    /// Weights of the two terms; the pixel loss is on the 0...1 scale, the feature loss on VGG19's.
+    public var pixelWeight: Float = 1
+    public var featureWeight: Float = 0
+    public var featureLayer = "relu2_2"
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// The defaults for a loss: pixel loss trains the ESPCN net alone; the perceptual loss trains the residual net
+    /// with the feature term, and a pixel term for the colours, whose gradient the feature term barely constrains.
+    public init(scale: Int, loss: Loss) {
+        self.scale = scale
+        self.loss = loss
+        if loss == .perceptual {
+            architecture = .residual
+            featureWeight = 1e-3
+            pixelWeight = 0.1
+            batch = 8
+        }
+    }
+
+    public func validate() throws {
+        guard UpscalerNet.scales.contains(scale) else { throw EngineError(description: "the scale must be 2, 3 or 4, not \(scale)") }
+        for (name, value) in [("steps", steps), ("batch", batch), ("patch", patch)] where value <= 0 {
+            throw EngineError(description: "the \(name) must be positive, not \(value)")
+        }
+        guard patch % scale == 0, patch / scale >= 8 else {
+            throw EngineError(description: "the patch must be a multiple of the scale (\(scale)) and at least \(8 * scale), not \(patch)")
+        }
+        guard learningRate > 0 && learningRate.isFinite else { throw EngineError(description: "the learning rate must be positive") }
+        guard pixelWeight >= 0, featureWeight >= 0, pixelWeight + featureWeight > 0 else {
+            throw EngineError(description: "the loss weights must be >= 0 and not both 0")
+        }
+        guard VGG19.reluLayers.contains(featureLayer) else {
+            throw EngineError(description: "unknown layer '\(featureLayer)'; VGG19's are \(VGG19.reluLayers.joined(separator: ","))")
+        }
+        guard loss == .perceptual || featureWeight == 0 else {
+            throw EngineError(description: "a feature weight needs --loss perceptual")
+        }
+    }
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    public static func fromJSON(_ text: String) throws -> UpscalerTrainingSettings {
+        try JSONDecoder().decode(UpscalerTrainingSettings.self, from: Data(text.utf8))
+    }
+}
+
+/// The loss of one step, averaged over its patches.
+public struct UpscalerTerms: Sendable {
+    /// Mean squared error on the 0...1 scale, and the PSNR it amounts to (RGB, whole patch).
+    public var pixel = 0.0
+    public var feature = 0.0
+    public var total = 0.0
+    public var psnr: Double { 10 * log10(1 / pixel) }
+}
+
+/// Trains an `UpscalerNet` on pairs made from photos: a random high-resolution patch of a halved photo, and its
+/// `Upscaler.degrade`d version, which the network must upscale back. Adam, with the whole batch in one pass of the
+/// network (no normalisation layers, so the images of a batch are independent).
+public final class UpscalerTraining {
+    public let settings: UpscalerTrainingSettings
+    public private(set) var network: UpscalerNet
+    public private(set) var step = 0
+    private var adam: Adam
+    private let compiled: CompiledNetwork
+    private let vgg: VGG19Features?
+    private let photos: PhotoCrops
+
+    /// - Parameters:
+    ///   - vgg: the VGG19 weights, needed for the perceptual loss only.
+    ///   - checkpoint: a saved state to continue from, or nil for a fresh network.
+    public init(settings: UpscalerTrainingSettings, photos: PhotoCrops, vgg: VGG19?, checkpoint: UpscalerCheckpoint? = nil) throws {
+        try settings.validate()
+        guard photos.size == settings.patch, photos.preparation == .halved else {
+            throw EngineError(description: "the photo crops should be \(settings.patch) px patches of halved photos")
+        }
+        self.settings = settings
+        self.photos = photos
+        if let checkpoint {
+            var saved = checkpoint.model.settings
+            saved.steps = settings.steps
+            saved.learningRate = settings.learningRate
+            guard saved == settings else {
+                throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(checkpoint.model.settings.json())")
+            }
+            network = checkpoint.model.network
+            step = checkpoint.model.steps
+            adam = checkpoint.optimizer
+            adam.learningRate = settings.learningRate
+        } else {
+            network = try UpscalerNet(architecture: settings.architecture, scale: settings.scale, seed: settings.seed)
+            adam = Adam(learningRate: settings.learningRate)
+        }
+        let low = settings.patch / settings.scale
+        compiled = try CompiledNetwork(network.layers, parameters: network.parameters, inputShape: [settings.batch, 3, low, low])
+        if settings.featureWeight > 0 {
+            guard let vgg else { throw EngineError(description: "the perceptual loss needs the VGG19 weights") }
+            self.vgg = try VGG19Features(vgg, height: settings.patch, width: settings.patch, deepest: settings.featureLayer)
+        } else {
+            self.vgg = nil
+        }
+    }
+
+    /// One optimiser step over one batch of patches.
+    public func trainStep() throws -> UpscalerTerms {
+        let (lowResolution, bicubic, truth) = try pairs(step: step)
+        let n = settings.batch, r = settings.scale, side = settings.patch
+        let residual = Tensor(shape: compiled.outputShape, scalars: compiled.forward(lowResolution)).pixelShuffled(scale: r)
+        let upscaled = zip(bicubic, residual.scalars).map { $0 + 255 * $1 }
+
+        // Gradients with respect to the upscaled images (0...255 scale).
+        var terms = UpscalerTerms()
+        let (pixel, pixelGradient) = meanSquaredError(Tensor(shape: [upscaled.count], scalars: upscaled.map { $0 / 255 }),
+                                                      Tensor(shape: [truth.count], scalars: truth.map { $0 / 255 }),
+                                                      weight: 1)
+        terms.pixel = pixel
+        terms.total = Double(settings.pixelWeight) * pixel
+        var gradient = pixelGradient.scalars.map { $0 * settings.pixelWeight / 255 }
+        if let vgg {
+            let plane = 3 * side * side
+            for image in 0..<n {
+                let range = image * plane..<(image + 1) * plane
+                let target = try vgg.forward(VGG19.preprocess(Tensor(shape: [3, side, side], scalars: Array(truth[range]))),
+                                             returning: [settings.featureLayer])[settings.featureLayer]!
+                let features = try vgg.forward(VGG19.preprocess(Tensor(shape: [3, side, side], scalars: Array(upscaled[range]))),
+                                               returning: [settings.featureLayer])[settings.featureLayer]!
+                let (loss, featureGradient) = ContentLoss(target: target, weight: settings.featureWeight / Float(n))(features)
+                terms.feature += loss / Double(settings.featureWeight)
+                terms.total += loss
+                let imageGradient = VGG19.gradientToRGB(try vgg.backward([settings.featureLayer: featureGradient]))
+                for (offset, value) in zip(range, imageGradient.scalars) { gradient[offset] += value }
+            }
+        }
+        guard terms.total.isFinite else {
+            throw EngineError(description: "the loss became \(terms.total) at step \(step); try a smaller learning rate")
+        }
+        // upscaled = bicubic + 255 · shuffle(net output)
+        let netGradient = Tensor(shape: residual.shape, scalars: gradient.map { $0 * 255 }).unshuffled(scale: r)
+        let parameterGradients = try compiled.backward(netGradient.scalars)
+        try network.update(adam.step(network.parameters, gradients: parameterGradients))
+        try compiled.setParameters(network.parameters)
+        step += 1
+        return terms
+    }
+
+    /// The batch of one step: the network's input (x/255 − 0.5), the bicubic upscaling of the low-resolution patches
+    /// and the true patches, each [N, 3, h, w] flattened.
+    private func pairs(step: Int) throws -> (input: [Float], bicubic: [Float], truth: [Float]) {
+        var input: [Float] = [], bicubic: [Float] = [], truth: [Float] = []
+        for patch in try photos.batch(step: step, count: settings.batch, seed: settings.seed) {
+            let low = Upscaler.degrade(Image(patch), scale: settings.scale)
+            input += low.pixels.map { $0 / 255 - 0.5 }
+            bicubic += Upscaler.bicubic(low, scale: settings.scale).pixels
+            truth += patch.scalars
+        }
+        return (input, bicubic, truth)
+    }
+
+    public var checkpoint: UpscalerCheckpoint {
+        UpscalerCheckpoint(model: model, optimizer: adam)
+    }
+
+    public var model: UpscalerModel { UpscalerModel(network: network, settings: settings, steps: step) }
+}

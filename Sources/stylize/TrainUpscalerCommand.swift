@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import Stylize
+
+extension UpscalerTrainingSettings.Loss: ExpressibleByArgument {}
+extension UpscalerNet.Architecture: ExpressibleByArgument {}
+
+struct TrainUpscalerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train-upscaler",
+        abstract: "Train a super-resolution network (sub-pixel convolution) on a folder of photos.",
+        discussion: """
+            The photos are halved first (JPEG's artifacts shrink below a pixel), then each step takes --batch random
+            --patch px patches, blurs them (Gaussian, sigma 1) and shrinks them --scale times with bicubic, and teaches
+            the network to restore them. --loss pixel trains the ESPCN network on mean squared error (the best PSNR);
+            --loss perceptual trains a deeper residual network on VGG19 features (sharper, lower PSNR). Keep some
+            photos out of --photos to measure the result with `stylize evaluate-upscaler`. Every --checkpoint-every
+            steps, and on Ctrl-C, it writes the model and a checkpoint; `--resume` with the same flags continues
+            exactly.
+            """
+    )
+
+    @Option(help: "A folder of photos (.jpg, .png, searched recursively), each at least twice --patch on its short side.")
+    var photos: String
+
+    @Option(help: "The enlargement: 2, 3 or 4.")
+    var scale = 4
+
+    @Option(help: "pixel or perceptual.")
+    var loss = UpscalerTrainingSettings.Loss.pixel
+
+    @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
+    var output: String
+
+    @Option(help: "espcn or residual (default: espcn for the pixel loss, residual for the perceptual loss).")
+    var architecture: UpscalerNet.Architecture?
+
+    @Option(help: "Optimiser steps.")
+    var steps = UpscalerTrainingSettings().steps
+
+    @Option(help: "High-resolution patch side, a multiple of --scale.")
+    var patch = UpscalerTrainingSettings().patch
+
+    @Option(help: "Patches per step (default: 16 for the pixel loss, 8 for the perceptual loss).")
+    var batch: Int?
+
+    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
+    var learningRate = UpscalerTrainingSettings().learningRate
+
+    @Option(help: "Weight of the mean squared error of the pixels, on the 0...1 scale (default: 1 for pixel, 0.1 for perceptual).")
+    var pixelWeight: Float?
+
+    @Option(help: "Weight of the VGG19 feature term (default: 0.001 for the perceptual loss).")
+    var featureWeight: Float?
+
+    @Option(help: "The VGG19 layer whose features the perceptual loss compares.")
+    var featureLayer = UpscalerTrainingSettings().featureLayer
+
+    @Option(help: "Seed for the initial weights and the choice of patches.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Write the model and the checkpoint every N steps.")
+    var checkpointEvery = 250
+
+    @Option(help: "The checkpoint file (default: the model's name with .checkpoint.safetensors).")
+    var checkpoint: String?
+
+    @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow, --lr may change).")
+    var resume = false
+
+    @Option(help: "Append one JSON object per step to this file.")
+    var log: String?
+
+    @Option(help: "The VGG19 weights file, for the perceptual loss (default: installed by `stylize weights`).")
+    var weights: String?
+
+    @OptionGroup var machine: MachineOptions
+
+    func validate() throws {
+        guard output.hasSuffix(".safetensors") else { throw ValidationError("-o should name a .safetensors file") }
+        guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
+    }
+
+    var settings: UpscalerTrainingSettings {
+        var settings = UpscalerTrainingSettings(scale: scale, loss: loss)
+        if let architecture { settings.architecture = architecture }
+        settings.steps = steps
+        settings.patch = patch
+        if let batch { settings.batch = batch }
+        settings.learningRate = learningRate
+        if let pixelWeight { settings.pixelWeight = pixelWeight }
+        if let featureWeight { settings.featureWeight = featureWeight }
+        settings.featureLayer = featureLayer
+        settings.seed = seed
+        return settings
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            machine.configure()
+            let settings = self.settings
+            try settings.validate()
+            let checkpointURL = URL(fileURLWithPath: checkpoint ?? String(output.dropLast(".safetensors".count)) + ".checkpoint.safetensors")
+            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            guard FileManager.default.isWritableFile(atPath: folder) else {
+                throw ValidationError("cannot write the model into \(folder)")
+            }
+            let saved = resume ? try UpscalerCheckpoint(contentsOf: checkpointURL) : nil
+            let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
+            let training = try UpscalerTraining(settings: settings, photos: patches,
+                                                vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved)
+            let logFile = try log.map { resume ? try JSONLinesLog.appending(to: $0) : try JSONLinesLog(path: $0) }
+            if !machine.quiet {
+                stderr("training the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos from step \(training.step) to \(settings.steps)")
+            }
+            let loop = TrainingLoop(steps: settings.steps, batch: settings.batch, checkpointEvery: checkpointEvery,
+                                    quiet: machine.quiet, log: logFile)
+            try loop.run(from: training.step, trainStep: {
+                let terms = try training.trainStep()
+                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("feature", terms.feature), ("total", terms.total)],
+                        String(format: "loss %.4g psnr %.2f dB", terms.total, terms.psnr))
+            }, save: {
+                try training.checkpoint.write(to: checkpointURL)
+                try training.model.write(to: URL(fileURLWithPath: output))
+            })
+            if !machine.quiet { stderr("wrote \(output)") }
+        }
+    }
+}

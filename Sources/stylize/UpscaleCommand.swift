@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Stylize
+
+struct UpscaleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upscale",
+        abstract: "Enlarge images 2, 3 or 4 times with a trained super-resolution network (or bicubic interpolation).",
+        discussion: """
+            --model is a file written by `stylize train-upscaler` or a bundled upscaler's name (see `stylize models`):
+            x2 and x4 (pixel loss: the most faithful) and x4-perceptual (sharper textures, a little less faithful).
+            Without --model, the bundled xN for --scale N. Large images are processed in tiles that overlap by the
+            network's reach, so the result is the same as in one piece.
+            """
+    )
+
+    enum Method: String, ExpressibleByArgument, CaseIterable { case net, bicubic }
+
+    @Argument(help: "Images (PNG or JPEG) or folders of them.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "The output image (.png, .jpg), for a single input.")
+    var output: String?
+
+    @Option(help: "A folder for the outputs, named after the inputs, as PNG.")
+    var outputDir: String?
+
+    @Option(help: "The enlargement: 2, 3 or 4 (default: the model's, or 4).")
+    var scale: Int?
+
+    @Option(help: "An upscaler model file or a bundled upscaler's name (default: xN for --scale N).")
+    var model: String?
+
+    @Option(help: "net: the network; bicubic: plain bicubic interpolation, for comparison.")
+    var method = Method.net
+
+    @Option(help: "Side of the tiles the network works on, in input pixels (default: the model's; smaller uses less memory).")
+    var tile: Int?
+
+    @Option(help: "Refuse images with more pixels than this.")
+    var maxPixels = 50_000_000
+
+    @OptionGroup var machine: MachineOptions
+
+    func validate() throws {
+        guard (output == nil) != (outputDir == nil) else { throw ValidationError("give either -o OUT or --output-dir DIR") }
+        if let scale, !UpscalerNet.scales.contains(scale) { throw ValidationError("--scale must be 2, 3 or 4") }
+        if let tile, tile <= 0 { throw ValidationError("--tile must be positive") }
+        if method == .bicubic && model != nil { throw ValidationError("--model is for --method net") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            machine.configure()
+            let files = try inputs.flatMap(ApplyCommand.images)
+            try ApplyCommand.checkOutputs(output: output, outputDir: outputDir, inputCount: files.count)
+            let upscaler = method == .net ? try loadUpscaler() : nil
+            let scale = upscaler?.scale ?? self.scale ?? 4
+            for file in files {
+                let destination = ApplyCommand.destination(for: file, output: output, outputDir: outputDir)
+                try ImageIO.checkWritable(destination)
+                let image = try ImageIO.read(file, maxPixels: maxPixels)
+                guard image.width * image.height * scale * scale <= maxPixels else {
+                    throw ValidationError("\(file): the \(image.width * scale)x\(image.height * scale) result would have more than --max-pixels \(maxPixels) pixels")
+                }
+                let clock = ContinuousClock.now
+                let result = try upscaler?.upscale(image) ?? Upscaler.bicubic(image, scale: scale)
+                let seconds = (ContinuousClock.now - clock).seconds
+                try ImageIO.write(result, to: destination)
+                if !machine.quiet {
+                    stderr("\(destination) (\(image.width)x\(image.height) -> \(result.width)x\(result.height), \(String(format: "%.2f", seconds)) s)")
+                }
+            }
+        }
+    }
+
+    private func loadUpscaler() throws -> Upscaler {
+        let name = model ?? "x\(scale ?? 4)"
+        let network = try UpscalerModel(contentsOf: try BundledModels.locate(name, .upscaler)).network
+        if let scale, scale != network.scale {
+            throw ValidationError("the model \(name) upscales x\(network.scale), not x\(scale)")
+        }
+        return Upscaler(network: network, tile: tile)
+    }
+}
