@@ -44,8 +44,8 @@ struct TrainUpscalerCommand: ParsableCommand {
     @Option(help: "Patches per step (default: 16 for the pixel loss, 8 for the perceptual loss).")
     var batch: Int?
 
-    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
-    var learningRate = UpscalerTrainingSettings().learningRate
+    @Option(name: .customLong("lr"), help: "Adam's learning rate (default: 0.001 for the pixel loss, 0.0001 for the perceptual loss).")
+    var learningRate: Float?
 
     @Option(help: "Weight of the mean squared error of the pixels, on the 0...1 scale (default: 1 for pixel, 0.1 for perceptual).")
     var pixelWeight: Float?
@@ -87,7 +87,7 @@ struct TrainUpscalerCommand: ParsableCommand {
         settings.steps = steps
         settings.patch = patch
         if let batch { settings.batch = batch }
-        settings.learningRate = learningRate
+        if let learningRate { settings.learningRate = learningRate }
         if let pixelWeight { settings.pixelWeight = pixelWeight }
         if let featureWeight { settings.featureWeight = featureWeight }
         settings.featureLayer = featureLayer
@@ -117,8 +117,8 @@ struct TrainUpscalerCommand: ParsableCommand {
                                     quiet: machine.quiet, log: logFile)
             try loop.run(from: training.step, trainStep: {
                 let terms = try training.trainStep()
-                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("feature", terms.feature), ("total", terms.total)],
-                        String(format: "loss %.4g psnr %.2f dB", terms.total, terms.psnr))
+                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("bicubic_psnr", terms.bicubicPSNR), ("feature", terms.feature), ("total", terms.total)],
+                        String(format: "loss %.4g psnr %+.2f dB over bicubic", terms.total, terms.psnr - terms.bicubicPSNR))
             }, save: {
                 try training.checkpoint.write(to: checkpointURL)
                 try training.model.write(to: URL(fileURLWithPath: output))

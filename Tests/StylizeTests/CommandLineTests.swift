@@ -150,4 +150,44 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("interrupted"), result.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("out.png")))
     }
+
+    func testUpscalerCommands() throws {
+        let model = path("x2.safetensors")
+        let training = try stylize(["train-upscaler", "--photos", Self.examples.path, "--scale", "2", "--patch", "32",
+                                    "--batch", "2", "--steps", "3", "-o", model, "--log", path("x2.jsonl"), "--quiet"])
+        XCTAssertEqual(training.status, 0, training.stderr)
+        let lines = try String(contentsOfFile: path("x2.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 3)
+        let last = try JSONSerialization.jsonObject(with: Data(lines[2].utf8)) as! [String: Any]
+        for key in ["pixel", "psnr", "bicubic_psnr", "seconds", "images_per_second"] { XCTAssertNotNil(last[key] as? Double, key) }
+
+        let small = path("input-small.png")
+        for (arguments, side) in [(["--model", model], 2), (["--method", "bicubic", "--scale", "3"], 3)] {
+            let result = try stylize(["upscale", Self.content, "-o", small, "--quiet"] + arguments)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            let header = try Data(contentsOf: URL(fileURLWithPath: small))
+            // PNG's IHDR: width and height, big-endian, at bytes 16 and 20. The cat is 451x300.
+            let width = header[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = header[20..<24].reduce(0) { $0 << 8 | Int($1) }
+            XCTAssertEqual([width, height], [451 * side, 300 * side], "\(arguments)")
+        }
+        let evaluation = try stylize(["evaluate-upscaler", "--photos", Self.examples.path, "--model", model, "--limit", "1"])
+        XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+        try FileManager.default.removeItem(atPath: small)
+        for file in ["x2.safetensors", "x2.checkpoint.safetensors", "x2.jsonl"] {
+            try FileManager.default.moveItem(atPath: path(file), toPath: path("input-" + file))
+        }
+
+        let input = path("input-x2.safetensors")
+        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", input, "--scale", "4"], mentions: "upscales x2, not x4")
+        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--scale", "5"], mentions: "--scale")
+        try assertRefused(["upscale", path("nowhere.png"), "-o", path("out.png"), "--model", input], mentions: "nowhere.png")
+        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", path("input-x2.checkpoint.safetensors")],
+                          mentions: "not a usable upscaler")
+        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", "no-such-model"], mentions: "no-such-model")
+        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", input, "--max-pixels", "200000"], mentions: "--max-pixels")
+        try assertRefused(["train-upscaler", "--photos", Self.examples.path, "--scale", "4", "--patch", "30", "-o", path("m.safetensors")],
+                          mentions: "multiple of the scale")
+        try assertRefused(["train-upscaler", "--photos", path("nowhere"), "-o", path("m.safetensors")], mentions: "nowhere")
+        try assertRefused(["evaluate-upscaler", "--photos", Self.examples.path, "--model", input, "--scale", "3"], mentions: "not x3")
+    }
 }

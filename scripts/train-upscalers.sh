@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Trains the three bundled upscalers (models/upscalers/NAME.safetensors) with `stylize train-upscaler` itself, then
+# measures each against bicubic on held-back photos with `stylize evaluate-upscaler` (docs/super-resolution.md).
+# The photos of ../shared/data/fetch-photos.sh are split by their sorted position: every 10th is held back.
+# Ctrl-C is safe: rerun the script and each unfinished model resumes from its checkpoint.
+#   usage: scripts/train-upscalers.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+photos=${1:-/tmp/photos}; shift || true
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(x2 x4 x4-perceptual)
+[ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
+split=${TMPDIR:-/tmp}/stylize-upscaler-photos
+rm -rf "$split"; mkdir -p "$split/train" "$split/held-out"
+i=0
+while IFS= read -r file; do
+  [ $((i % 10)) -eq 0 ] && part=held-out || part=train
+  ln -s "$(realpath "$photos/$file")" "$split/$part/$(echo "$file" | tr / _)"
+  i=$((i + 1))
+done < <(cd "$photos" && find . -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sed 's|^\./||' | LC_ALL=C sort)
+swift build -c release --product stylize >/dev/null
+stylize=.build/release/stylize
+mkdir -p models/upscalers
+for name in "${names[@]}"; do
+  # The shipped settings (docs/super-resolution.md explains them); keep these lines and the docs' in step.
+  case $name in
+    x2) flags=(--scale 2 --loss pixel --steps 3000) ;;
+    x4) flags=(--scale 4 --loss pixel --steps 6000) ;;
+    x4-perceptual) flags=(--scale 4 --loss perceptual --steps 2000) ;;
+    *) echo "unknown upscaler $name" >&2; exit 2 ;;
+  esac
+  resume=(); [ -f "models/upscalers/$name.checkpoint.safetensors" ] && resume=(--resume)
+  "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "models/upscalers/$name.safetensors" \
+    --log "models/upscalers/$name.jsonl" "${resume[@]}"
+  echo "== $name"
+  "$stylize" evaluate-upscaler --photos "$split/held-out" --model "models/upscalers/$name.safetensors" \
+    | tee "models/upscalers/$name-evaluation.tsv" | tail -1
+done
