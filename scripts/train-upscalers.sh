@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 photos=${1:-/tmp/photos}; shift || true
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=(x2 x4 x4-perceptual)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(x2 x4 x4-residual x4-perceptual)
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
 split=${TMPDIR:-/tmp}/stylize-upscaler-photos
 rm -rf "$split"; mkdir -p "$split/train" "$split/held-out"
@@ -25,7 +25,11 @@ for name in "${names[@]}"; do
   case $name in
     x2) flags=(--scale 2 --loss pixel --steps 3000) ;;
     x4) flags=(--scale 4 --loss pixel --steps 6000) ;;
-    x4-perceptual) flags=(--scale 4 --loss perceptual --steps 2000) ;;
+    # The deeper network on the pixel loss, then the same network fine-tuned on the perceptual loss from it (as
+    # SRGAN starts from SRResNet): from fresh weights the feature loss first paints a mesh over the image.
+    x4-residual) flags=(--scale 4 --loss pixel --architecture residual --lr 2e-4 --steps 2500) ;;
+    x4-perceptual) flags=(--scale 4 --loss perceptual --pixel-weight 1000 --steps 1000
+                          --start-from models/upscalers/x4-residual.safetensors) ;;
     *) echo "unknown upscaler $name" >&2; exit 2 ;;
   esac
   resume=(); [ -f "models/upscalers/$name.checkpoint.safetensors" ] && resume=(--resume)

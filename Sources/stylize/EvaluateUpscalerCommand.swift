@@ -52,7 +52,7 @@ struct EvaluateUpscalerCommand: ParsableCommand {
                 if let saveDir {
                     let base = URL(fileURLWithPath: saveDir).appendingPathComponent(row.name).path
                     try ImageIO.write(truth, to: base + "-truth.png")
-                    try ImageIO.write(upscaled, to: base + "-\(name).png")
+                    try ImageIO.write(upscaled, to: base + "-\(URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent).png")
                     try ImageIO.write(bicubic, to: base + "-bicubic.png")
                 }
             }

@@ -56,6 +56,15 @@ struct TrainUpscalerCommand: ParsableCommand {
     @Option(help: "The VGG19 layer whose features the perceptual loss compares.")
     var featureLayer = UpscalerTrainingSettings().featureLayer
 
+    @Option(help: "VGG19's pooling in the feature term: max (as trained) or avg.")
+    var pooling = PoolingKind.max
+
+    @Option(help: "Weight of the total-variation (smoothness) term on the output.")
+    var tvWeight: Float = 0
+
+    @Option(help: "Start from this model's weights (an upscaler of the same architecture and scale), e.g. the perceptual loss from a network trained on the pixel loss.")
+    var startFrom: String?
+
     @Option(help: "Seed for the initial weights and the choice of patches.")
     var seed: UInt64 = 0
 
@@ -91,7 +100,10 @@ struct TrainUpscalerCommand: ParsableCommand {
         if let pixelWeight { settings.pixelWeight = pixelWeight }
         if let featureWeight { settings.featureWeight = featureWeight }
         settings.featureLayer = featureLayer
+        settings.pooling = pooling
+        settings.tvWeight = tvWeight
         settings.seed = seed
+        settings.startedFrom = startFrom.map { URL(fileURLWithPath: $0).lastPathComponent }
         return settings
     }
 
@@ -106,9 +118,10 @@ struct TrainUpscalerCommand: ParsableCommand {
                 throw ValidationError("cannot write the model into \(folder)")
             }
             let saved = resume ? try UpscalerCheckpoint(contentsOf: checkpointURL) : nil
+            let start = try startFrom.map { try UpscalerModel(contentsOf: URL(fileURLWithPath: $0)).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
             let training = try UpscalerTraining(settings: settings, photos: patches,
-                                                vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved)
+                                                vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start)
             let logFile = try log.map { resume ? try JSONLinesLog.appending(to: $0) : try JSONLinesLog(path: $0) }
             if !machine.quiet {
                 stderr("training the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos from step \(training.step) to \(settings.steps)")
@@ -117,7 +130,7 @@ struct TrainUpscalerCommand: ParsableCommand {
                                     quiet: machine.quiet, log: logFile)
             try loop.run(from: training.step, trainStep: {
                 let terms = try training.trainStep()
-                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("bicubic_psnr", terms.bicubicPSNR), ("feature", terms.feature), ("total", terms.total)],
+                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("bicubic_psnr", terms.bicubicPSNR), ("feature", terms.feature), ("tv", terms.tv), ("total", terms.total)],
                         String(format: "loss %.4g psnr %+.2f dB over bicubic", terms.total, terms.psnr - terms.bicubicPSNR))
             }, save: {
                 try training.checkpoint.write(to: checkpointURL)

@@ -194,6 +194,27 @@ final class UpscalerTests: XCTestCase {
         XCTAssertThrowsError(try settings.validate(), "a feature weight needs the perceptual loss")
         XCTAssertThrowsError(try UpscalerNet(architecture: .espcn, scale: 2, parameters: [:]))
     }
+
+    func testSettingsMissingFromOlderModelFilesTakeTheirDefaults() throws {
+        let old = try UpscalerTrainingSettings.fromJSON(#"{"scale":2,"loss":"pixel","steps":3000}"#)
+        var expected = UpscalerTrainingSettings(scale: 2, loss: .pixel)
+        expected.steps = 3000
+        XCTAssertEqual(old, expected)
+        XCTAssertEqual(try UpscalerTrainingSettings.fromJSON(expected.json()), expected)
+    }
+
+    func testFineTuningStartsFromTheGivenWeights() throws {
+        let settings = settings()
+        let trained = try UpscalerTraining(settings: settings, photos: try photos(patch: settings.patch), vgg: nil)
+        for _ in 0..<2 { _ = try trained.trainStep() }
+        let tuned = try UpscalerTraining(settings: settings, photos: try photos(patch: settings.patch), vgg: nil,
+                                         start: trained.network)
+        XCTAssertEqual(tuned.step, 0)
+        XCTAssertEqual(tuned.network.parameters, trained.network.parameters)
+        let other = try UpscalerNet(architecture: .residual, scale: 2, seed: 1)
+        XCTAssertThrowsError(try UpscalerTraining(settings: settings, photos: try photos(patch: settings.patch), vgg: nil,
+                                                  start: other)) { XCTAssert("\($0)".contains("residual x2"), "\($0)") }
+    }
 }
 
 extension Array where Element == Float {

@@ -23,7 +23,14 @@ public struct UpscalerTrainingSettings: Sendable, Codable, Equatable {
     public var pixelWeight: Float = 1
     public var featureWeight: Float = 0
     public var featureLayer = "relu2_2"
+    /// VGG19's pooling for the feature term: max (as trained) or avg.
+    public var pooling = PoolingKind.max
+    /// Weight of the total-variation term on the output (0...255 scale), which Johnson et al. add against the
+    /// high-frequency patterns a feature loss alone lets through.
+    public var tvWeight: Float = 0
     public var seed: UInt64 = 0
+    /// The model file whose weights the run started from (fine-tuning), for the record; nil for fresh weights.
+    public var startedFrom: String?
 
     public init() {}
 
@@ -43,6 +50,28 @@ public struct UpscalerTrainingSettings: Sendable, Codable, Equatable {
         }
     }
 
+    /// Every field is optional in the JSON, so that model files written before a setting existed still load (with
+    /// the setting's default, which is what they were trained with).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try container.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        let defaults = UpscalerTrainingSettings()
+        scale = try value(.scale, defaults.scale)
+        loss = try value(.loss, defaults.loss)
+        architecture = try value(.architecture, defaults.architecture)
+        steps = try value(.steps, defaults.steps)
+        batch = try value(.batch, defaults.batch)
+        patch = try value(.patch, defaults.patch)
+        learningRate = try value(.learningRate, defaults.learningRate)
+        pixelWeight = try value(.pixelWeight, defaults.pixelWeight)
+        featureWeight = try value(.featureWeight, defaults.featureWeight)
+        featureLayer = try value(.featureLayer, defaults.featureLayer)
+        pooling = try value(.pooling, defaults.pooling)
+        tvWeight = try value(.tvWeight, defaults.tvWeight)
+        seed = try value(.seed, defaults.seed)
+        startedFrom = try container.decodeIfPresent(String.self, forKey: .startedFrom)
+    }
+
     public func validate() throws {
         guard UpscalerNet.scales.contains(scale) else { throw EngineError(description: "the scale must be 2, 3 or 4, not \(scale)") }
         for (name, value) in [("steps", steps), ("batch", batch), ("patch", patch)] where value <= 0 {
@@ -52,8 +81,8 @@ public struct UpscalerTrainingSettings: Sendable, Codable, Equatable {
             throw EngineError(description: "the patch must be a multiple of the scale (\(scale)) and at least \(8 * scale), not \(patch)")
         }
         guard learningRate > 0 && learningRate.isFinite else { throw EngineError(description: "the learning rate must be positive") }
-        guard pixelWeight >= 0, featureWeight >= 0, pixelWeight + featureWeight > 0 else {
-            throw EngineError(description: "the loss weights must be >= 0 and not both 0")
+        guard pixelWeight >= 0, featureWeight >= 0, pixelWeight + featureWeight > 0, tvWeight >= 0 else {
+            throw EngineError(description: "the loss weights must be >= 0, and the pixel and feature weights not both 0")
         }
         guard VGG19.reluLayers.contains(featureLayer) else {
             throw EngineError(description: "unknown layer '\(featureLayer)'; VGG19's are \(VGG19.reluLayers.joined(separator: ","))")
@@ -81,6 +110,7 @@ public struct UpscalerTerms: Sendable {
     /// The same for bicubic upscaling of the same patches: the baseline to beat.
     public var bicubicPixel = 0.0
     public var feature = 0.0
+    public var tv = 0.0
     public var total = 0.0
     public var psnr: Double { 10 * log10(1 / pixel) }
     public var bicubicPSNR: Double { 10 * log10(1 / bicubicPixel) }
@@ -100,8 +130,11 @@ public final class UpscalerTraining {
 
     /// - Parameters:
     ///   - vgg: the VGG19 weights, needed for the perceptual loss only.
-    ///   - checkpoint: a saved state to continue from, or nil for a fresh network.
-    public init(settings: UpscalerTrainingSettings, photos: PhotoCrops, vgg: VGG19?, checkpoint: UpscalerCheckpoint? = nil) throws {
+    ///   - checkpoint: a saved state to continue from, or nil for a new run.
+    ///   - start: the weights a new run starts from (fine-tuning a trained network with another loss, as SRGAN
+    ///     starts its perceptual training from a network trained on the pixel loss), or nil for fresh weights.
+    public init(settings: UpscalerTrainingSettings, photos: PhotoCrops, vgg: VGG19?, checkpoint: UpscalerCheckpoint? = nil,
+                start: UpscalerNet? = nil) throws {
         try settings.validate()
         guard photos.size == settings.patch, photos.preparation == .halved else {
             throw EngineError(description: "the photo crops should be \(settings.patch) px patches of halved photos")
@@ -119,6 +152,12 @@ public final class UpscalerTraining {
             step = checkpoint.model.steps
             adam = checkpoint.optimizer
             adam.learningRate = settings.learningRate
+        } else if let start {
+            guard start.architecture == settings.architecture, start.scale == settings.scale else {
+                throw EngineError(description: "the starting model is a \(start.architecture) x\(start.scale) upscaler, not \(settings.architecture) x\(settings.scale)")
+            }
+            network = start
+            adam = Adam(learningRate: settings.learningRate)
         } else {
             network = try UpscalerNet(architecture: settings.architecture, scale: settings.scale, seed: settings.seed)
             adam = Adam(learningRate: settings.learningRate)
@@ -127,7 +166,8 @@ public final class UpscalerTraining {
         compiled = try CompiledNetwork(network.layers, parameters: network.parameters, inputShape: [settings.batch, 3, low, low])
         if settings.featureWeight > 0 {
             guard let vgg else { throw EngineError(description: "the perceptual loss needs the VGG19 weights") }
-            self.vgg = try VGG19Features(vgg, height: settings.patch, width: settings.patch, deepest: settings.featureLayer)
+            self.vgg = try VGG19Features(vgg, height: settings.patch, width: settings.patch, deepest: settings.featureLayer,
+                                         pooling: settings.pooling)
         } else {
             self.vgg = nil
         }
@@ -178,6 +218,16 @@ public final class UpscalerTraining {
                 terms.total += loss
                 let imageGradient = VGG19.gradientToRGB(try vgg.backward([settings.featureLayer: featureGradient]))
                 for (offset, value) in zip(range, imageGradient.scalars) { gradient[offset] += value }
+            }
+        }
+        if settings.tvWeight > 0 {
+            let plane = 3 * side * side
+            for image in 0..<n {
+                let range = image * plane..<(image + 1) * plane
+                let (tv, tvGradient) = TotalVariation(weight: settings.tvWeight / Float(n))(Tensor(shape: [3, side, side], scalars: Array(upscaled[range])))
+                terms.tv += tv
+                terms.total += tv
+                for (offset, value) in zip(range, tvGradient.scalars) { gradient[offset] += value }
             }
         }
         // upscaled = bicubic + 255 · shuffle(net output)
