@@ -42,7 +42,7 @@ struct EvaluateUpscalerCommand: ParsableCommand {
             let name = model ?? "x\(scale ?? 4)"
             let network = try UpscalerModel(contentsOf: try BundledModels.locate(name, .upscaler)).network
             if let scale, scale != network.scale { throw ValidationError("the model \(name) upscales x\(network.scale), not x\(scale)") }
-            if let saveDir { try ApplyCommand.checkOutputs(output: nil, outputDir: saveDir, inputCount: 0) }
+            if let saveDir { try ImageBatchOptions.checkFolder(saveDir) }
             var files = try PhotoCrops(directory: photos, size: 1).paths
             if let limit { files = Array(files.prefix(limit)) }
             let photos = try files.map { (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try ImageIO.read($0)) }

@@ -20,9 +20,6 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A folder of photos (.jpg, .png, searched recursively) to train on.")
     var photos: String
 
-    @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
-    var output: String
-
     @Option(help: "Optimiser steps.")
     var steps = TrainingSettings().steps
 
@@ -62,32 +59,20 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed for the initial weights and the choice of crops.")
     var seed: UInt64 = 0
 
-    @Option(help: "Write the model, the checkpoint and the preview every N steps.")
-    var checkpointEvery = 100
-
-    @Option(help: "The checkpoint file (default: the model's name with .checkpoint.safetensors).")
-    var checkpoint: String?
-
-    @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow, --lr may change).")
-    var resume = false
-
     @Option(help: "A photo to stylize at every checkpoint, written beside the model as NAME-preview.png.")
     var preview: String?
 
     @Option(help: "Long side of the preview in pixels.")
     var previewSize = 512
 
-    @Option(help: "Append one JSON object per step to this file.")
-    var log: String?
-
     @Option(help: "The VGG19 weights file (default: installed by `stylize weights`).")
     var weights: String?
+
+    @OptionGroup var saving: TrainingRunOptions
 
     @OptionGroup var machine: MachineOptions
 
     func validate() throws {
-        guard output.hasSuffix(".safetensors") else { throw ValidationError("-o should name a .safetensors file") }
-        guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
         guard previewSize > 0 else { throw ValidationError("--preview-size must be positive") }
     }
 
@@ -110,49 +95,36 @@ struct TrainCommand: ParsableCommand {
         return settings
     }
 
-    /// models/x.safetensors -> models/x<suffix>
-    func besideOutput(_ suffix: String) -> String {
-        String(output.dropLast(".safetensors".count)) + suffix
-    }
-
     func run() throws {
         try runReportingErrors {
             machine.configure()
             let settings = self.settings
             try settings.validate()
-            let checkpointURL = URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors"))
-            let previewPath = besideOutput("-preview.png")
-            // Fail before hours of work, not after them.
-            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
-            guard FileManager.default.isWritableFile(atPath: folder) else {
-                throw ValidationError("cannot write the model into \(folder)")
-            }
+            let previewPath = saving.besideOutput("-preview.png")
+            try saving.checkWritable()
             if preview != nil { try ImageIO.checkWritable(previewPath) }
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
-            let saved = resume ? try TrainingCheckpoint(contentsOf: checkpointURL) : nil
+            let saved = saving.resume ? try TrainingCheckpoint(contentsOf: saving.checkpointURL) : nil
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
                                                    photos: photoSet, checkpoint: saved)
-            let logFile = try log.map { resume ? try JSONLinesLog.appending(to: $0) : try JSONLinesLog(path: $0) }
             if !machine.quiet { stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps)") }
 
             func save() throws {
-                try training.checkpoint.write(to: checkpointURL)
-                try training.model.write(to: URL(fileURLWithPath: output))
+                try training.checkpoint.write(to: saving.checkpointURL)
+                try training.model.write(to: saving.outputURL)
                 if let previewImage {
                     try ImageIO.write(try FeedForwardStylizer(network: training.network).stylize(previewImage), to: previewPath)
                 }
             }
 
-            let loop = TrainingLoop(steps: settings.steps, batch: settings.batch, checkpointEvery: checkpointEvery,
-                                    quiet: machine.quiet, log: logFile)
-            try loop.run(from: training.step, trainStep: {
+            try saving.loop(steps: settings.steps, batch: settings.batch, quiet: machine.quiet).run(from: training.step, trainStep: {
                 let terms = try training.trainStep()
                 return (training.step, [("content", terms.content), ("style", terms.style), ("tv", terms.tv), ("total", terms.total)],
                         String(format: "loss %.4g", terms.total))
             }, save: save)
-            if !machine.quiet { stderr("wrote \(output)") }
+            if !machine.quiet { stderr("wrote \(saving.output)") }
         }
     }
 }

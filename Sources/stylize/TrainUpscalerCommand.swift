@@ -29,9 +29,6 @@ struct TrainUpscalerCommand: ParsableCommand {
     @Option(help: "pixel or perceptual.")
     var loss = UpscalerTrainingSettings.Loss.pixel
 
-    @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
-    var output: String
-
     @Option(help: "espcn or residual (default: espcn for the pixel loss, residual for the perceptual loss).")
     var architecture: UpscalerNet.Architecture?
 
@@ -68,27 +65,12 @@ struct TrainUpscalerCommand: ParsableCommand {
     @Option(help: "Seed for the initial weights and the choice of patches.")
     var seed: UInt64 = 0
 
-    @Option(help: "Write the model and the checkpoint every N steps.")
-    var checkpointEvery = 250
-
-    @Option(help: "The checkpoint file (default: the model's name with .checkpoint.safetensors).")
-    var checkpoint: String?
-
-    @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow, --lr may change).")
-    var resume = false
-
-    @Option(help: "Append one JSON object per step to this file.")
-    var log: String?
-
     @Option(help: "The VGG19 weights file, for the perceptual loss (default: installed by `stylize weights`).")
     var weights: String?
 
-    @OptionGroup var machine: MachineOptions
+    @OptionGroup var saving: TrainingRunOptions
 
-    func validate() throws {
-        guard output.hasSuffix(".safetensors") else { throw ValidationError("-o should name a .safetensors file") }
-        guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
-    }
+    @OptionGroup var machine: MachineOptions
 
     var settings: UpscalerTrainingSettings {
         var settings = UpscalerTrainingSettings(scale: scale, loss: loss)
@@ -112,31 +94,24 @@ struct TrainUpscalerCommand: ParsableCommand {
             machine.configure()
             let settings = self.settings
             try settings.validate()
-            let checkpointURL = URL(fileURLWithPath: checkpoint ?? String(output.dropLast(".safetensors".count)) + ".checkpoint.safetensors")
-            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
-            guard FileManager.default.isWritableFile(atPath: folder) else {
-                throw ValidationError("cannot write the model into \(folder)")
-            }
-            let saved = resume ? try UpscalerCheckpoint(contentsOf: checkpointURL) : nil
+            try saving.checkWritable()
+            let saved = saving.resume ? try UpscalerCheckpoint(contentsOf: saving.checkpointURL) : nil
             let start = try startFrom.map { try UpscalerModel(contentsOf: URL(fileURLWithPath: $0)).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
             let training = try UpscalerTraining(settings: settings, photos: patches,
                                                 vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start)
-            let logFile = try log.map { resume ? try JSONLinesLog.appending(to: $0) : try JSONLinesLog(path: $0) }
             if !machine.quiet {
                 stderr("training the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos from step \(training.step) to \(settings.steps)")
             }
-            let loop = TrainingLoop(steps: settings.steps, batch: settings.batch, checkpointEvery: checkpointEvery,
-                                    quiet: machine.quiet, log: logFile)
-            try loop.run(from: training.step, trainStep: {
+            try saving.loop(steps: settings.steps, batch: settings.batch, quiet: machine.quiet).run(from: training.step, trainStep: {
                 let terms = try training.trainStep()
                 return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("bicubic_psnr", terms.bicubicPSNR), ("feature", terms.feature), ("tv", terms.tv), ("total", terms.total)],
                         String(format: "loss %.4g psnr %+.2f dB over bicubic", terms.total, terms.psnr - terms.bicubicPSNR))
             }, save: {
-                try training.checkpoint.write(to: checkpointURL)
-                try training.model.write(to: URL(fileURLWithPath: output))
+                try training.checkpoint.write(to: saving.checkpointURL)
+                try training.model.write(to: saving.outputURL)
             })
-            if !machine.quiet { stderr("wrote \(output)") }
+            if !machine.quiet { stderr("wrote \(saving.output)") }
         }
     }
 }

@@ -16,14 +16,7 @@ struct UpscaleCommand: ParsableCommand {
 
     enum Method: String, ExpressibleByArgument, CaseIterable { case net, bicubic }
 
-    @Argument(help: "Images (PNG or JPEG) or folders of them.")
-    var inputs: [String]
-
-    @Option(name: .shortAndLong, help: "The output image (.png, .jpg), for a single input.")
-    var output: String?
-
-    @Option(help: "A folder for the outputs, named after the inputs, as PNG.")
-    var outputDir: String?
+    @OptionGroup var images: ImageBatchOptions
 
     @Option(help: "The enlargement: 2, 3 or 4 (default: the model's, or 4).")
     var scale: Int?
@@ -37,13 +30,9 @@ struct UpscaleCommand: ParsableCommand {
     @Option(help: "Side of the tiles the network works on, in input pixels (default: the model's; smaller uses less memory).")
     var tile: Int?
 
-    @Option(help: "Refuse images with more pixels than this.")
-    var maxPixels = 50_000_000
-
     @OptionGroup var machine: MachineOptions
 
     func validate() throws {
-        guard (output == nil) != (outputDir == nil) else { throw ValidationError("give either -o OUT or --output-dir DIR") }
         if let scale, !UpscalerNet.scales.contains(scale) { throw ValidationError("--scale must be 2, 3 or 4") }
         if let tile, tile <= 0 { throw ValidationError("--tile must be positive") }
         if method == .bicubic && model != nil { throw ValidationError("--model is for --method net") }
@@ -52,16 +41,14 @@ struct UpscaleCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             machine.configure()
-            let files = try inputs.flatMap(ApplyCommand.images)
-            try ApplyCommand.checkOutputs(output: output, outputDir: outputDir, inputCount: files.count)
+            let files = try images.files()
             let upscaler = method == .net ? try loadUpscaler() : nil
             let scale = upscaler?.scale ?? self.scale ?? 4
-            for file in files {
-                let destination = ApplyCommand.destination(for: file, output: output, outputDir: outputDir)
+            for (file, destination) in files {
                 try ImageIO.checkWritable(destination)
-                let image = try ImageIO.read(file, maxPixels: maxPixels)
-                guard image.width * image.height * scale * scale <= maxPixels else {
-                    throw ValidationError("\(file): the \(image.width * scale)x\(image.height * scale) result would have more than --max-pixels \(maxPixels) pixels")
+                let image = try images.read(file)
+                guard image.width * image.height * scale * scale <= images.maxPixels else {
+                    throw ValidationError("\(file): the \(image.width * scale)x\(image.height * scale) result would have more than --max-pixels \(images.maxPixels) pixels")
                 }
                 let clock = ContinuousClock.now
                 let result = try upscaler?.upscale(image) ?? Upscaler.bicubic(image, scale: scale)

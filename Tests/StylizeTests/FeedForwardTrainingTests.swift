@@ -73,7 +73,7 @@ final class FeedForwardTrainingTests: XCTestCase {
         let file = directory.appendingPathComponent("run.checkpoint.safetensors")
         try stopped.checkpoint.write(to: file)
         let saved = try TrainingCheckpoint(contentsOf: file)
-        XCTAssertEqual(saved.step, 2)
+        XCTAssertEqual(saved.model.steps, 2)
         XCTAssertEqual(saved.optimizer.iteration, 2)
         XCTAssertEqual(saved.optimizer.firstMoment, stopped.checkpoint.optimizer.firstMoment)
         var longer = settings

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything that decides what a feed-forward training run computes. Stored in checkpoints and model files.
-public struct TrainingSettings: Sendable, Codable, Equatable {
+public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
     /// Optimiser steps; each sees `batch` crops.
     public var steps = 2000
     public var batch = 4
@@ -49,15 +49,21 @@ public struct TrainingSettings: Sendable, Codable, Equatable {
         return objective
     }
 
-    /// The settings as one line of JSON with sorted keys (the model file's "training" field).
+}
+
+/// Training settings, kept in model files and checkpoints as one line of JSON (their "training" field).
+public protocol RecordedSettings: Codable {}
+
+extension RecordedSettings {
+    /// One line, keys sorted, so that equal settings give equal text.
     public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try! encoder.encode(self), as: UTF8.self)
     }
 
-    public static func fromJSON(_ text: String) throws -> TrainingSettings {
-        try JSONDecoder().decode(TrainingSettings.self, from: Data(text.utf8))
+    public static func fromJSON(_ text: String) throws -> Self {
+        try JSONDecoder().decode(Self.self, from: Data(text.utf8))
     }
 }
 
@@ -108,14 +114,14 @@ public final class FeedForwardTraining {
         if let checkpoint {
             // Only the number of steps (to train longer) and the learning rate (to lower it by hand for the last
             // steps) may change on resume; anything else would not continue the run.
-            var saved = checkpoint.settings
+            var saved = checkpoint.model.settings
             saved.steps = settings.steps
             saved.learningRate = settings.learningRate
             guard saved == settings else {
-                throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(checkpoint.settings.json())")
+                throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(checkpoint.model.settings.json())")
             }
-            self.network = checkpoint.network
-            step = checkpoint.step
+            self.network = checkpoint.model.network
+            step = checkpoint.model.steps
             adam = checkpoint.optimizer
             adam.learningRate = settings.learningRate
         } else {
@@ -184,7 +190,7 @@ public final class FeedForwardTraining {
 
     /// Everything needed to continue exactly from here.
     public var checkpoint: TrainingCheckpoint {
-        TrainingCheckpoint(settings: settings, network: network, step: step, optimizer: adam)
+        TrainingCheckpoint(model: model, optimizer: adam)
     }
 
     /// The trained network as a model file's contents.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything that decides what an upscaler training run computes. Stored in checkpoints and model files.
-public struct UpscalerTrainingSettings: Sendable, Codable, Equatable {
+public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
     public enum Loss: String, Sendable, Codable, CaseIterable {
         /// Mean squared error of the pixels: the best PSNR, and the blur that comes with averaging the possibilities.
         case pixel
@@ -90,16 +90,6 @@ public struct UpscalerTrainingSettings: Sendable, Codable, Equatable {
         guard loss == .perceptual || featureWeight == 0 else {
             throw EngineError(description: "a feature weight needs --loss perceptual")
         }
-    }
-
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
-    }
-
-    public static func fromJSON(_ text: String) throws -> UpscalerTrainingSettings {
-        try JSONDecoder().decode(UpscalerTrainingSettings.self, from: Data(text.utf8))
     }
 }
 
@@ -192,47 +182,52 @@ public final class UpscalerTraining {
 
     private func lossAndGradients(batchOf step: Int) throws -> (terms: UpscalerTerms, gradients: [String: Tensor]) {
         let (lowResolution, bicubic, truth) = try pairs(step: step)
-        let n = settings.batch, r = settings.scale, side = settings.patch
-        let residual = Tensor(shape: compiled.outputShape, scalars: compiled.forward(lowResolution)).pixelShuffled(scale: r)
+        let residual = Tensor(shape: compiled.outputShape, scalars: compiled.forward(lowResolution)).pixelShuffled(scale: settings.scale)
         let upscaled = zip(bicubic, residual.scalars).map { $0 + 255 * $1 }
 
-        // Gradients with respect to the upscaled images (0...255 scale).
+        // Each term and its gradient with respect to the upscaled images (0...255 scale).
         var terms = UpscalerTerms()
+        terms.bicubicPixel = Self.pixelError(bicubic, truth)
         let (pixel, pixelGradient) = meanSquaredError(Tensor(shape: [upscaled.count], scalars: upscaled.map { $0 / 255 }),
                                                       Tensor(shape: [truth.count], scalars: truth.map { $0 / 255 }),
                                                       weight: 1)
         terms.pixel = pixel
-        terms.bicubicPixel = zip(bicubic, truth).reduce(0.0) { $0 + Double(($1.0 - $1.1) / 255) * Double(($1.0 - $1.1) / 255) } / Double(truth.count)
         terms.total = Double(settings.pixelWeight) * pixel
         var gradient = pixelGradient.scalars.map { $0 * settings.pixelWeight / 255 }
-        if let vgg {
-            let plane = 3 * side * side
-            for image in 0..<n {
-                let range = image * plane..<(image + 1) * plane
+        let (n, side) = (settings.batch, settings.patch)
+        let plane = 3 * side * side
+        for image in 0..<n where vgg != nil || settings.tvWeight > 0 {
+            let range = image * plane..<(image + 1) * plane
+            let output = Tensor(shape: [3, side, side], scalars: Array(upscaled[range]))
+            if let vgg {
+                let layer = settings.featureLayer
                 let target = try vgg.forward(VGG19.preprocess(Tensor(shape: [3, side, side], scalars: Array(truth[range]))),
-                                             returning: [settings.featureLayer])[settings.featureLayer]!
-                let features = try vgg.forward(VGG19.preprocess(Tensor(shape: [3, side, side], scalars: Array(upscaled[range]))),
-                                               returning: [settings.featureLayer])[settings.featureLayer]!
+                                             returning: [layer])[layer]!
+                let features = try vgg.forward(VGG19.preprocess(output), returning: [layer])[layer]!
                 let (loss, featureGradient) = ContentLoss(target: target, weight: settings.featureWeight / Float(n))(features)
                 terms.feature += loss / Double(settings.featureWeight)
                 terms.total += loss
-                let imageGradient = VGG19.gradientToRGB(try vgg.backward([settings.featureLayer: featureGradient]))
+                let imageGradient = VGG19.gradientToRGB(try vgg.backward([layer: featureGradient]))
                 for (offset, value) in zip(range, imageGradient.scalars) { gradient[offset] += value }
             }
-        }
-        if settings.tvWeight > 0 {
-            let plane = 3 * side * side
-            for image in 0..<n {
-                let range = image * plane..<(image + 1) * plane
-                let (tv, tvGradient) = TotalVariation(weight: settings.tvWeight / Float(n))(Tensor(shape: [3, side, side], scalars: Array(upscaled[range])))
+            if settings.tvWeight > 0 {
+                let (tv, tvGradient) = TotalVariation(weight: settings.tvWeight / Float(n))(output)
                 terms.tv += tv
                 terms.total += tv
                 for (offset, value) in zip(range, tvGradient.scalars) { gradient[offset] += value }
             }
         }
         // upscaled = bicubic + 255 · shuffle(net output)
-        let netGradient = Tensor(shape: residual.shape, scalars: gradient.map { $0 * 255 }).unshuffled(scale: r)
+        let netGradient = Tensor(shape: residual.shape, scalars: gradient.map { $0 * 255 }).unshuffled(scale: settings.scale)
         return (terms, try compiled.backward(netGradient.scalars))
+    }
+
+    /// Mean of ((a − b)/255)², in double precision.
+    private static func pixelError(_ a: [Float], _ b: [Float]) -> Double {
+        zip(a, b).reduce(0.0) { sum, pair in
+            let difference = Double(pair.0 - pair.1) / 255
+            return sum + difference * difference
+        } / Double(a.count)
     }
 
     /// The batch of one step: the network's input (x/255 − 0.5), the bicubic upscaling of the low-resolution patches
