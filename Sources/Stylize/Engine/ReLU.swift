@@ -56,19 +56,25 @@ struct ReLUMask {
         }
     }
 
-    /// dL/dx = dL/dy where y > 0, else 0, in place.
+    /// dL/dx = dL/dy where y > 0, else 0, in place: each group's 16 bits become 16 all-ones or all-zeros lanes
+    /// that are ANDed with the values' bit patterns, a few vector instructions per group (a lane-by-lane loop was
+    /// 3% of an iteration, and SIMD's `replace(with:where:)` ten times that).
     func apply(to gradient: Memory) {
         precondition(gradient.capacity == capacity)
-        let values = gradient.pointer
-        bits.withUnsafeBufferPointer { bits in
-            inParallel(bits.count) { range in
-                for g in range {
-                    let word = UInt32(bits[g])
-                    for lane in 0..<16 where word & (1 << lane) == 0 { values[g * 16 + lane] = 0 }
+        let groups = capacity / 16
+        gradient.pointer.withMemoryRebound(to: SIMD16<UInt32>.self, capacity: groups) { values in
+            bits.withUnsafeBufferPointer { bits in
+                inParallel(groups) { range in
+                    for g in range {
+                        let bit = (SIMD16<UInt32>(repeating: UInt32(bits[g])) &>> Self.shifts) & 1
+                        values[g] &= 0 &- bit
+                    }
                 }
             }
         }
     }
+
+    private static let shifts = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 }
 
 /// Splits 0..<count into one contiguous range per thread, for the few elementwise loops done outside oneDNN.
