@@ -28,7 +28,7 @@ for name in "${names[@]}"; do
     # The deeper network on the pixel loss, then the same network fine-tuned on the perceptual loss from it (as
     # SRGAN starts from SRResNet): from fresh weights the feature loss first paints a mesh over the image.
     x4-residual) flags=(--scale 4 --loss pixel --architecture residual --lr 2e-4 --steps 2500) ;;
-    x4-perceptual) flags=(--scale 4 --loss perceptual --pixel-weight 1000 --steps 1000
+    x4-perceptual) flags=(--scale 4 --loss perceptual --steps 1000
                           --start-from models/upscalers/x4-residual.safetensors) ;;
     *) echo "unknown upscaler $name" >&2; exit 2 ;;
   esac

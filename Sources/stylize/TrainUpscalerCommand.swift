@@ -44,7 +44,7 @@ struct TrainUpscalerCommand: ParsableCommand {
     @Option(name: .customLong("lr"), help: "Adam's learning rate (default: 0.001 for the pixel loss, 0.0001 for the perceptual loss).")
     var learningRate: Float?
 
-    @Option(help: "Weight of the mean squared error of the pixels, on the 0...1 scale (default: 1 for pixel, 0.1 for perceptual).")
+    @Option(help: "Weight of the mean squared error of the pixels, on the 0...1 scale (default: 1 for pixel, 1000 for perceptual).")
     var pixelWeight: Float?
 
     @Option(help: "Weight of the VGG19 feature term (default: 0.001 for the perceptual loss).")
