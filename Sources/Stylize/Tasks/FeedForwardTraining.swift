@@ -52,7 +52,10 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
 }
 
 /// Training settings, kept in model files and checkpoints as one line of JSON (their "training" field).
-public protocol RecordedSettings: Codable {}
+public protocol RecordedSettings: Codable, Equatable {
+    var steps: Int { get set }
+    var learningRate: Float { get set }
+}
 
 extension RecordedSettings {
     /// One line, keys sorted, so that equal settings give equal text.
@@ -64,6 +67,18 @@ extension RecordedSettings {
 
     public static func fromJSON(_ text: String) throws -> Self {
         try JSONDecoder().decode(Self.self, from: Data(text.utf8))
+    }
+
+    /// Checks that a run saved with `saved` settings may continue under these. Only the number of steps (to train
+    /// longer) and the learning rate (to lower it by hand for the last steps) may change; anything else would not
+    /// continue the run.
+    func checkResumable(from saved: Self) throws {
+        var continued = saved
+        continued.steps = steps
+        continued.learningRate = learningRate
+        guard continued == self else {
+            throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(saved.json())")
+        }
     }
 }
 
@@ -112,14 +127,7 @@ public final class FeedForwardTraining {
         self.photos = photos
         objective = try settings.objective()
         if let checkpoint {
-            // Only the number of steps (to train longer) and the learning rate (to lower it by hand for the last
-            // steps) may change on resume; anything else would not continue the run.
-            var saved = checkpoint.model.settings
-            saved.steps = settings.steps
-            saved.learningRate = settings.learningRate
-            guard saved == settings else {
-                throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(checkpoint.model.settings.json())")
-            }
+            try settings.checkResumable(from: checkpoint.model.settings)
             self.network = checkpoint.model.network
             step = checkpoint.model.steps
             adam = checkpoint.optimizer

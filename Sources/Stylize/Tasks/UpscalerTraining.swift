@@ -132,12 +132,7 @@ public final class UpscalerTraining {
         self.settings = settings
         self.photos = photos
         if let checkpoint {
-            var saved = checkpoint.model.settings
-            saved.steps = settings.steps
-            saved.learningRate = settings.learningRate
-            guard saved == settings else {
-                throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(checkpoint.model.settings.json())")
-            }
+            try settings.checkResumable(from: checkpoint.model.settings)
             network = checkpoint.model.network
             step = checkpoint.model.steps
             adam = checkpoint.optimizer
