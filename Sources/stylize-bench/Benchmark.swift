@@ -39,6 +39,9 @@ struct TransferBenchmark: ParsableCommand {
     @Option(help: "Convolution algorithm: direct, winograd or auto (measured once per shape, as `transfer` does).")
     var convolution = "auto"
 
+    @Option(help: "Comma-separated style layers (default: transfer's), to see what each costs.")
+    var styleLayers: String?
+
     func run() throws {
         guard let algorithm = ConvolutionAlgorithm(rawValue: convolution) else { throw ValidationError("unknown --convolution") }
         DNNL.setThreads(threads)
@@ -48,6 +51,7 @@ struct TransferBenchmark: ParsableCommand {
         var settings = TransferSettings()
         settings.iterations = iterations
         settings.objective.algorithm = algorithm
+        if let styleLayers { settings.objective.styleLayers = try WeightedLayer.parseList(styleLayers) }
         let content = FormulaImage.content.tensor(height: size, width: size)
         let style = FormulaImage.style.tensor(height: size, width: size)
         var steps: [Double] = []
