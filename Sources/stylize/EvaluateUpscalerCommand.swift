@@ -40,10 +40,9 @@ struct EvaluateUpscalerCommand: ParsableCommand {
         try runReportingErrors {
             machine.configure()
             let name = model ?? "x\(scale ?? 4)"
-            let network = try UpscalerModel(contentsOf: try BundledModels.locate(name, .upscaler)).network
-            if let scale, scale != network.scale { throw ValidationError("the model \(name) upscales x\(network.scale), not x\(scale)") }
+            let network = try UpscaleCommand.network(model: model, scale: scale)
             if let saveDir { try ImageBatchOptions.checkFolder(saveDir) }
-            var files = try PhotoCrops(directory: photos, size: 1).paths
+            var files = try PhotoCrops.photos(in: photos)
             if let limit { files = Array(files.prefix(limit)) }
             let photos = try files.map { (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try ImageIO.read($0)) }
             print("photo\tnet PSNR\tbicubic PSNR\tgain dB\tnet SSIM\tbicubic SSIM")

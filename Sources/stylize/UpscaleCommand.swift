@@ -62,11 +62,17 @@ struct UpscaleCommand: ParsableCommand {
     }
 
     private func loadUpscaler() throws -> Upscaler {
+        Upscaler(network: try Self.network(model: model, scale: scale), tile: tile)
+    }
+
+    /// --model (a file or a bundled name), or the bundled xN for --scale N (4 if neither is given); a model of
+    /// another scale than --scale is refused.
+    static func network(model: String?, scale: Int?) throws -> UpscalerNet {
         let name = model ?? "x\(scale ?? 4)"
         let network = try UpscalerModel(contentsOf: try BundledModels.locate(name, .upscaler)).network
         if let scale, scale != network.scale {
             throw ValidationError("the model \(name) upscales x\(network.scale), not x\(scale)")
         }
-        return Upscaler(network: network, tile: tile)
+        return network
     }
 }

@@ -70,3 +70,20 @@ extension Image {
         self.init(width: tensor.shape[2], height: tensor.shape[1], pixels: tensor.scalars)
     }
 }
+
+extension Image {
+    /// The `height` x `width` part of the image at (top, left).
+    public func cropped(top: Int, left: Int, height: Int, width: Int) -> Image {
+        precondition(top >= 0 && left >= 0 && top + height <= self.height && left + width <= self.width,
+                     "crop \(width)x\(height) at (\(left), \(top)) of a \(self.width)x\(self.height) image")
+        var out = [Float]()
+        out.reserveCapacity(3 * height * width)
+        for c in 0..<3 {
+            for y in 0..<height {
+                let start = (c * self.height + top + y) * self.width + left
+                out += pixels[start..<start + width]
+            }
+        }
+        return Image(width: width, height: height, pixels: out)
+    }
+}

@@ -22,22 +22,26 @@ public final class PhotoCrops {
 
     /// - Parameter directory: searched recursively for .jpg, .jpeg and .png files.
     public init(directory: String, size: Int, preparation: Preparation = .fitShortSide) throws {
+        paths = try Self.photos(in: directory)
+        self.size = size
+        self.preparation = preparation
+    }
+
+    /// The .jpg, .jpeg and .png files below `directory` (searched recursively), sorted; at least one.
+    public static func photos(in directory: String) throws -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw EngineError(description: "the photo folder \(directory) does not exist")
         }
-        let root = URL(fileURLWithPath: directory)
-        let files = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil)?
+        let files = FileManager.default.enumerator(at: URL(fileURLWithPath: directory), includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }
-            .filter { Self.extensions.contains($0.pathExtension.lowercased()) }
+            .filter { extensions.contains($0.pathExtension.lowercased()) }
             .map(\.path)
             .sorted() ?? []
         guard !files.isEmpty else {
             throw EngineError(description: "no .jpg or .png photos in \(directory)")
         }
-        paths = files
-        self.size = size
-        self.preparation = preparation
+        return files
     }
 
     /// The crops of one step, RGB 0...255 [3, size, size] each.
@@ -79,12 +83,5 @@ public final class PhotoCrops {
         }
         resized[index] = result
         return result
-    }
-}
-
-extension Image {
-    /// Half the size (rounded), by antialiased bicubic.
-    public func halved() -> Image {
-        resized(width: max(1, (width + 1) / 2), height: max(1, (height + 1) / 2), filter: .bicubic)
     }
 }
