@@ -16,7 +16,9 @@ static const int STYLIZE_ARG_DIFF_WEIGHTS = DNNL_ARG_DIFF_WEIGHTS;
 static const int STYLIZE_ARG_DIFF_BIAS = DNNL_ARG_DIFF_BIAS;
 static const int STYLIZE_ARG_FROM = DNNL_ARG_FROM;
 static const int STYLIZE_ARG_TO = DNNL_ARG_TO;
+static const int STYLIZE_ARG_SCRATCHPAD = DNNL_ARG_SCRATCHPAD;
 static inline void *stylize_memory_allocate(void) { return DNNL_MEMORY_ALLOCATE; }
+
 
 // glibc's allocator knobs (DNNL.keepFreedMemory).
 #if defined(__linux__)

@@ -95,9 +95,16 @@ final class Convolution {
 
     // MARK: Forward: dst = [relu](conv(src, W) + b)
 
-    func forward(_ source: Memory, into destination: Memory) {
+    /// - Parameter scratchpad: at least `scratchpadLayouts.forward`'s size; the shared `Scratchpad` if nil.
+    func forward(_ source: Memory, into destination: Memory, scratchpad: Memory? = nil) {
         forwardPrimitive.execute([(STYLIZE_ARG_SRC, source), (STYLIZE_ARG_WEIGHTS, weights),
-                                  (STYLIZE_ARG_BIAS, bias), (STYLIZE_ARG_DST, destination)])
+                                  (STYLIZE_ARG_BIAS, bias), (STYLIZE_ARG_DST, destination)], scratchpad: scratchpad)
+    }
+
+    /// The work space the forward and backward-data kernels need while they run: none for direct convolution;
+    /// Winograd's transformed tiles, several times the layer's activations, for Winograd.
+    func scratchpadLayouts() throws -> (forward: MemoryDescriptor, backwardData: MemoryDescriptor) {
+        (forwardPrimitive.scratchpadLayout, try backwardData.get().primitive.scratchpadLayout)
     }
 
     // MARK: Backward to the input: dL/dsrc = conv_transpose(dL/d(conv output), W)
@@ -148,7 +155,7 @@ final class Convolution {
         backwardWeightsAreShared = true
     }
 
-    func backwardData(_ outputGradient: Memory, into inputGradient: Memory) throws {
+    func backwardData(_ outputGradient: Memory, into inputGradient: Memory, scratchpad: Memory? = nil) throws {
         let (primitive, reorder) = try backwardData.get()
         var weightsForBackward = weights
         if let reorder {
@@ -158,7 +165,7 @@ final class Convolution {
             weightsForBackward = backwardWeights!
         }
         primitive.execute([(STYLIZE_ARG_DIFF_DST, outputGradient), (STYLIZE_ARG_WEIGHTS, weightsForBackward),
-                           (STYLIZE_ARG_DIFF_SRC, inputGradient)])
+                           (STYLIZE_ARG_DIFF_SRC, inputGradient)], scratchpad: scratchpad)
     }
 
     // MARK: Backward to the parameters: dL/dW = sum over positions of src x dL/d(conv output), dL/db = sum of it
@@ -214,15 +221,18 @@ extension Convolution {
         return choice == .direct ? direct : try build(.winograd)
     }
 
-    /// Best of three forward + backward-data passes on zeros.
+    /// Best of three forward + backward-data passes on zeros. The scratchpad is its own, not the shared one,
+    /// so that a measured Winograd layer leaves no buffer behind.
     private func secondsPerStep() throws -> Double {
+        let layouts = try scratchpadLayouts()
+        let scratchpad = try Memory(layouts.forward.byteCount >= layouts.backwardData.byteCount ? layouts.forward : layouts.backwardData)
         let source = try Memory(sourceLayout), output = try makeOutput(), gradient = try Memory(inputGradientLayout())
         source.fill(0)
         var best = Double.infinity
         for _ in 0..<3 {
             let start = ContinuousClock.now
-            forward(source, into: output)
-            try backwardData(output, into: gradient)
+            forward(source, into: output, scratchpad: scratchpad)
+            try backwardData(output, into: gradient, scratchpad: scratchpad)
             let elapsed = ContinuousClock.now - start
             best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
         }

@@ -1,4 +1,6 @@
 import CDNNL
+import Foundation
+import Synchronization
 
 // The thin layer over oneDNN's C API. Everything that touches a C pointer lives in this folder; the
 // networks and objectives above it see `Tensor`s and `Memory` objects only.
@@ -39,9 +41,11 @@ public enum DNNL {
 
     public static var threads: Int { Int(omp_get_max_threads()) }
 
-    /// glibc hands blocks over 32 MB back to the kernel when they are freed, so the feature maps made every
-    /// iteration would be faulted in and zeroed anew each time: about a tenth of an iteration at 512 px.
-    /// Keeping freed memory in the process costs a little peak memory and saves that time.
+    /// glibc hands blocks over 32 MB back to the kernel when they are freed, so the image-sized vectors and
+    /// feature bands made every iteration would be faulted in and zeroed anew each time (at 1024 px and up).
+    /// Keeping freed memory in the process saves that time; the large, long-lived buffers (`Buffer`) are mapped
+    /// on their own and go back to the kernel when freed, so they never leave holes that a later, equal buffer
+    /// cannot reuse.
     public static func keepFreedMemory() {
         #if os(Linux)
         mallopt(M_MMAP_THRESHOLD, 1 << 30)
@@ -59,6 +63,9 @@ extension MemoryDescriptor {
         let tags: [Int: dnnl_format_tag_t] = [1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd]
         return make(dims, tag: tags[dims.count]!)
     }
+
+    /// [N, C, H, W] stored position-major (oneDNN's nhwc): each position's channels side by side.
+    static func positionMajor(_ dims: [Int]) -> MemoryDescriptor { make(dims, tag: dnnl_acdb) }
 
     /// A descriptor that lets the primitive choose its preferred (usually channel-blocked) layout.
     static func any(_ dims: [Int]) -> MemoryDescriptor { make(dims, tag: dnnl_format_tag_any) }
@@ -81,24 +88,46 @@ extension MemoryDescriptor {
         }
     }
 
+    /// Floats from one row (dimension 2) to the next, when rows are not split into blocks: a band of rows is then
+    /// the same descriptor cut to fewer rows, at an offset.
+    var rowStride: Int? {
+        guard format_kind == dnnl_blocked, ndims == 4 else { return nil }
+        let blocking = format_desc.blocking
+        let innerIndices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(Int(blocking.inner_nblks))) }
+        guard !innerIndices.contains(2) else { return nil }
+        return withUnsafeBytes(of: blocking.strides) { Int($0.bindMemory(to: Int64.self)[2]) }
+    }
+
     func sameLayout(as other: MemoryDescriptor) -> Bool {
         var a = self, b = other
         return dnnl_memory_desc_equal(&a, &b) != 0
     }
 }
 
-/// Raw, 64-byte aligned storage that several `Memory` views can share, one at a time: VGG19's activations
-/// and gradients all live in two of these.
+/// Raw, page-aligned storage that several `Memory` views can share, one at a time: VGG19's activations,
+/// gradients and scratchpad all live in one of these. Mapped from the kernel directly rather than taken from
+/// malloc's heap, so that the pages are untouched (free) until used and are handed back when the buffer goes.
 final class Buffer {
     let byteCount: Int
     let pointer: UnsafeMutableRawPointer
+    private let mappedBytes: Int
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        pointer = .allocate(byteCount: max(byteCount, 64), alignment: 64)
+        mappedBytes = max(byteCount, 1)
+        guard let address = mmap(nil, mappedBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              address != MAP_FAILED else {
+            fatalError("out of memory: cannot map \(byteCount) bytes")
+        }
+        #if os(Linux)
+        // Huge pages, where the kernel has them to give: the activations and Winograd's tiles are streamed through
+        // at every layer, and 4 KB pages cost TLB misses.
+        madvise(address, mappedBytes, MADV_HUGEPAGE)
+        #endif
+        pointer = address
     }
 
-    deinit { pointer.deallocate() }
+    deinit { munmap(pointer, mappedBytes) }
 }
 
 /// A float32 oneDNN memory object: a descriptor and the storage it describes. Blocked layouts pad channels,
@@ -107,21 +136,29 @@ final class Memory {
     let descriptor: MemoryDescriptor
     let handle: dnnl_memory_t
     let pointer: UnsafeMutablePointer<Float>
-    /// Keeps shared storage alive as long as a view of it.
-    private let storage: Buffer?
+    /// Keeps shared storage (a `Buffer`, or the memory this one is a view of) alive as long as the view.
+    private let storage: AnyObject?
 
     /// Memory that oneDNN allocates and owns.
     convenience init(_ descriptor: MemoryDescriptor) throws {
         try self.init(descriptor, at: stylize_memory_allocate(), storage: nil)
     }
 
-    /// A view of shared storage.
-    convenience init(_ descriptor: MemoryDescriptor, in buffer: Buffer) throws {
-        precondition(descriptor.byteCount <= buffer.byteCount, "a view larger than its buffer")
-        try self.init(descriptor, at: buffer.pointer, storage: buffer)
+    /// A view of shared storage, `byteOffset` bytes in (a multiple of 64).
+    convenience init(_ descriptor: MemoryDescriptor, in buffer: Buffer, byteOffset: Int = 0) throws {
+        precondition(byteOffset >= 0 && byteOffset % 64 == 0 && byteOffset + descriptor.byteCount <= buffer.byteCount,
+                     "a view outside its buffer")
+        try self.init(descriptor, at: buffer.pointer + byteOffset, storage: buffer)
     }
 
-    private init(_ descriptor: MemoryDescriptor, at address: UnsafeMutableRawPointer, storage: Buffer?) throws {
+    /// A view of part of another memory, `offset` floats in. The descriptor must reach no further than the
+    /// memory (oneDNN sizes a part cut from a descriptor as the whole, so this is the caller's to ensure).
+    convenience init(_ descriptor: MemoryDescriptor, viewing memory: Memory, offset: Int) throws {
+        precondition(offset >= 0 && offset < memory.capacity, "a view outside its memory")
+        try self.init(descriptor, at: UnsafeMutableRawPointer(memory.pointer + offset), storage: memory)
+    }
+
+    private init(_ descriptor: MemoryDescriptor, at address: UnsafeMutableRawPointer, storage: AnyObject?) throws {
         self.descriptor = descriptor
         self.storage = storage
         var md = descriptor
@@ -131,14 +168,15 @@ final class Memory {
         var raw: UnsafeMutableRawPointer?
         try check(dnnl_memory_get_data_handle(handle, &raw), "memory_get_data_handle")
         // oneDNN allocates nothing for an empty descriptor, but an empty memory object is never read.
-        pointer = (raw ?? storage?.pointer ?? UnsafeMutableRawPointer(bitPattern: 64)!)
+        pointer = (raw ?? (storage == nil ? UnsafeMutableRawPointer(bitPattern: 64)! : address))
             .bindMemory(to: Float.self, capacity: max(1, descriptor.byteCount / 4))
     }
 
     /// Runs `body` with a plain-layout memory object over an array's storage, so that reorders write Swift
     /// arrays without a copy.
-    static func viewing<R>(_ scalars: inout [Float], as dims: [Int], _ body: (Memory) throws -> R) throws -> R {
-        let descriptor = MemoryDescriptor.plain(dims)
+    static func viewing<R>(_ scalars: inout [Float], as dims: [Int], positionMajor: Bool = false,
+                           _ body: (Memory) throws -> R) throws -> R {
+        let descriptor = positionMajor ? MemoryDescriptor.positionMajor(dims) : .plain(dims)
         precondition(descriptor.byteCount == scalars.count * 4, "viewing \(scalars.count) floats as \(dims)")
         return try scalars.withUnsafeMutableBytes { raw in
             try body(Memory(descriptor, at: raw.baseAddress!, storage: nil))
@@ -146,8 +184,9 @@ final class Memory {
     }
 
     /// The same for an array that is only read (the memory object must only be a source).
-    static func viewing<R>(_ scalars: [Float], as dims: [Int], _ body: (Memory) throws -> R) throws -> R {
-        let descriptor = MemoryDescriptor.plain(dims)
+    static func viewing<R>(_ scalars: [Float], as dims: [Int], positionMajor: Bool = false,
+                           _ body: (Memory) throws -> R) throws -> R {
+        let descriptor = positionMajor ? MemoryDescriptor.positionMajor(dims) : .plain(dims)
         precondition(descriptor.byteCount == scalars.count * 4, "viewing \(scalars.count) floats as \(dims)")
         return try scalars.withUnsafeBytes { raw in
             try body(Memory(descriptor, at: UnsafeMutableRawPointer(mutating: raw.baseAddress!), storage: nil))
@@ -184,11 +223,16 @@ final class Memory {
 final class Primitive {
     let descriptor: dnnl_primitive_desc_t
     let primitive: dnnl_primitive_t
+    /// The work space the kernel needs while it runs; `Scratchpad` lends it.
+    let scratchpadLayout: MemoryDescriptor
 
     /// Creates the primitive for an operation descriptor such as `dnnl_convolution_desc_t`.
     convenience init<OperationDescriptor>(_ operation: OperationDescriptor, attributes: dnnl_primitive_attr_t? = nil,
                               hint: Primitive? = nil, name: String) throws {
         var op = operation
+        let plain = attributes == nil ? try makeAttributes { _ in } : nil
+        defer { if let plain { dnnl_primitive_attr_destroy(plain) } }
+        let attributes = attributes ?? plain
         var pd: dnnl_primitive_desc_t?
         try withUnsafeMutableBytes(of: &op) { raw in
             try check(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(raw.baseAddress!), attributes, DNNL.engine,
@@ -197,8 +241,10 @@ final class Primitive {
         try self.init(descriptor: pd!, name: name)
     }
 
+    /// Made with attributes from `makeAttributes`, so that the scratchpad is the shared one.
     init(descriptor: dnnl_primitive_desc_t, name: String) throws {
         self.descriptor = descriptor
+        scratchpadLayout = dnnl_primitive_desc_query_md(descriptor, dnnl_query_scratchpad_md, 0).pointee
         var primitive: dnnl_primitive_t?
         try check(dnnl_primitive_create(&primitive, descriptor), "\(name) primitive_create")
         self.primitive = primitive!
@@ -221,8 +267,14 @@ final class Primitive {
         return name.map { String(cString: $0) } ?? "?"
     }
 
-    /// Runs the primitive and waits for it.
-    func execute(_ arguments: [(Int32, Memory)]) {
+    /// Runs the primitive and waits for it. Its scratchpad is `scratchpad` if given (at least
+    /// `scratchpadLayout.byteCount` bytes), else the shared one.
+    func execute(_ arguments: [(Int32, Memory)], scratchpad: Memory? = nil) {
+        var arguments = arguments
+        if scratchpadLayout.byteCount > 0 {
+            precondition(scratchpad.map { $0.descriptor.byteCount >= scratchpadLayout.byteCount } ?? true, "a scratchpad too small")
+            arguments.append((STYLIZE_ARG_SCRATCHPAD, scratchpad ?? Scratchpad.memory(scratchpadLayout)))
+        }
         let args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
         let status = args.withUnsafeBufferPointer {
             dnnl_primitive_execute(primitive, DNNL.stream, Int32($0.count), $0.baseAddress)
@@ -258,15 +310,37 @@ func dnnlDims(_ values: [Int]) -> [Int64] {
     values.map { Int64($0) } + [Int64](repeating: 0, count: 12 - values.count)
 }
 
-/// Primitive attributes carrying the post-ops `append` adds (a fused ReLU, an accumulation); the caller
-/// destroys them once the primitive descriptor is made.
+/// Primitive attributes carrying the post-ops `append` adds (a fused ReLU, an accumulation) and asking for the
+/// scratchpad to be passed in (`Scratchpad`); the caller destroys them once the primitive descriptor is made.
 func makeAttributes(_ append: (dnnl_post_ops_t) throws -> Void) throws -> dnnl_primitive_attr_t {
     var attributes: dnnl_primitive_attr_t?
     try check(dnnl_primitive_attr_create(&attributes), "primitive_attr_create")
+    try check(dnnl_primitive_attr_set_scratchpad_mode(attributes, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
     var postOps: dnnl_post_ops_t?
     try check(dnnl_post_ops_create(&postOps), "post_ops_create")
     defer { dnnl_post_ops_destroy(postOps) }
     try append(postOps!)
     try check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
     return attributes!
+}
+
+/// The work space oneDNN's kernels use while they run (Winograd's transformed weights and tiles, for one): one
+/// buffer for the whole process, grown to the largest need so far and lent to every primitive in turn. oneDNN's
+/// own would be the same per thread, but hidden; here its size is known, and the style image's network and the
+/// main one share it. Primitives run one at a time on the one stream, so one buffer serves them all.
+public enum Scratchpad {
+    private static let buffer = Mutex<Buffer?>(nil)
+
+    /// Bytes held now.
+    public static var byteCount: Int { buffer.withLock { $0?.byteCount ?? 0 } }
+
+    static func memory(_ layout: MemoryDescriptor) -> Memory {
+        let storage = buffer.withLock { buffer -> Buffer in
+            if let current = buffer, current.byteCount >= layout.byteCount { return current }
+            buffer = nil  // freed before the larger one is made
+            buffer = Buffer(byteCount: layout.byteCount)
+            return buffer!
+        }
+        return try! Memory(layout, in: storage)
+    }
 }

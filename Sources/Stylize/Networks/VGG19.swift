@@ -65,10 +65,15 @@ public struct VGG19: Sendable {
 /// VGG19 compiled for one input size, pooling kind and depth, built for the style-transfer loop: forward to the
 /// deepest layer needed, then backward from gradients given at some ReLU outputs down to the image.
 ///
-/// Memory is what limits image size, so activations are not kept per layer: the forward pass ping-pongs
-/// between two buffers, remembering only what backward needs (a byte per ReLU output for its mask, max
-/// pooling's small workspace, and the plain features asked for); the backward pass reuses the same two buffers
-/// for the gradients. Primitives and buffers are made once and reused by every call.
+/// Memory is what limits image size, so activations are not kept per layer: each layer reads its input from one
+/// end of a single buffer and writes its output at the other, remembering only what backward needs (a bit per
+/// ReLU output for its mask, max pooling's small workspace, and the layers asked for, in oneDNN's layout); the
+/// backward pass goes back through the same buffer with the gradients. Winograd's scratchpad, several times a
+/// layer's activations, sits in the middle, between a layer's input and output: the early layers are large and
+/// need little scratchpad, the later ones the reverse, so one buffer serves both, 60 MB smaller at 512 px than
+/// two activation buffers and a separate scratchpad. relu1_1, the largest layer, is not kept but made again in
+/// the backward pass from the image: one 3-channel convolution, under 1% of an iteration, for a quarter of the
+/// kept memory. Primitives and buffers are made once and reused by every call.
 public final class VGG19Features {
     private enum Stage {
         case convolution(Convolution, name: String)
@@ -79,16 +84,26 @@ public final class VGG19Features {
     public let width: Int
     public let layers: [String]
     private let stages: [Stage]
-    /// Stage i's output (and, in backward, the gradient with respect to it) lives in buffer (i + 1) % 2.
+    private let arena: Buffer
+    /// Stage i's output (and, in backward, the gradient with respect to it) lives at the arena's start for odd i,
+    /// at its end for even i; the image's gradient at the start.
     private let outputs: [Memory]
+    /// Each convolution's forward and backward-data scratchpad, between its input and its output.
+    private var scratchpads: [Int: (forward: Memory, backwardData: Memory)] = [:]
+    /// The first convolution's output made again in the backward pass, at the arena's start.
+    private let remadeFirstLayer: (output: Memory, scratchpad: Memory)
     private var masks: [Int: ReLUMask] = [:]
     private let input: Memory
     private let inputGradient: Memory
     private let toNetworkInput: Reorder
     private let fromNetworkInput: Reorder
     private var stageOfLayer: [String: Int] = [:]
-    private var toPlain: [Int: Reorder] = [:]
-    private var addPlain: [Int: Reorder] = [:]
+    private var bandReorders: [Int: BandReorders] = [:]
+    /// About how large a band of a feature map is (`FeatureMap`); the tests make it small, for many bands.
+    var bandBytes = 2 << 20
+    /// The outputs `forward(_:keeping:)` copied aside for the backward pass, by stage.
+    private var kept: [Int: Memory] = [:]
+    private var keptStages: Set<Int> = []
 
     /// - Parameters:
     ///   - deepest: the deepest ReLU layer anyone will ask for; the network stops there.
@@ -141,16 +156,42 @@ public final class VGG19Features {
                 layouts.append(pool.destinationLayout)
             }
         }
-        let largest = layouts.map(\.byteCount).max()!
-        let buffers = [Buffer(byteCount: largest), Buffer(byteCount: largest)]
         // One buffer for every layer's backward-ordered weights, instead of a second copy of the network.
         var convolutions: [Convolution] = []
         for case .convolution(let convolution, _) in stages { convolutions.append(convolution) }
         let backwardWeights = Buffer(byteCount: try convolutions.map { try $0.backwardWeightsByteCount() }.max() ?? 0)
         for convolution in convolutions { try convolution.shareBackwardWeights(backwardWeights) }
-        outputs = try stages.indices.map { try Memory(layouts[$0 + 2], in: buffers[($0 + 1) % 2]) }
-        input = try Memory(first.sourceLayout, in: buffers[0])
-        inputGradient = try Memory(layouts[1], in: buffers[0])
+
+        // The arena: for each stage, its input (or input gradient) at one end, its output at the other and its
+        // scratchpad between them.
+        func aligned(_ bytes: Int) -> Int { (bytes + 4095) / 4096 * 4096 }
+        var scratchLayouts: [Int: (forward: MemoryDescriptor, backwardData: MemoryDescriptor)] = [:]
+        for (index, stage) in stages.enumerated() {
+            if case .convolution(let convolution, _) = stage { scratchLayouts[index] = try convolution.scratchpadLayouts() }
+        }
+        func scratchBytes(_ index: Int) -> Int {
+            scratchLayouts[index].map { max($0.forward.byteCount, $0.backwardData.byteCount) } ?? 0
+        }
+        let needs = stages.indices.map { aligned(layouts[$0 + 1].byteCount) + aligned(scratchBytes($0)) + aligned(layouts[$0 + 2].byteCount) }
+        let remaking = 2 * aligned(layouts[2].byteCount) + aligned(scratchLayouts[0]!.forward.byteCount)
+        let arena = Buffer(byteCount: max(needs.max()!, remaking))
+        self.arena = arena
+        func atStart(_ layout: MemoryDescriptor) throws -> Memory { try Memory(layout, in: arena) }
+        func atEnd(_ layout: MemoryDescriptor) throws -> Memory {
+            try Memory(layout, in: arena, byteOffset: arena.byteCount - aligned(layout.byteCount))
+        }
+        outputs = try stages.indices.map { $0 % 2 == 0 ? try atEnd(layouts[$0 + 2]) : try atStart(layouts[$0 + 2]) }
+        inputGradient = try atStart(layouts[1])
+        for (index, scratch) in scratchLayouts {
+            // Whichever of the stage's input and output is at the start, the scratchpad follows it.
+            let offset = aligned(layouts[index % 2 == 0 ? index + 1 : index + 2].byteCount)
+            scratchpads[index] = (try Memory(scratch.forward, in: arena, byteOffset: offset),
+                                  try Memory(scratch.backwardData, in: arena, byteOffset: offset))
+        }
+        remadeFirstLayer = (try atStart(layouts[2]),
+                            try Memory(scratchLayouts[0]!.forward, in: arena, byteOffset: aligned(layouts[2].byteCount)))
+        // The image has memory of its own: relu1_1 is made from it again in the backward pass.
+        input = try Memory(first.sourceLayout)
         let plainInput = MemoryDescriptor.plain([1, 3, height, width])
         toNetworkInput = try Reorder(from: plainInput, to: first.sourceLayout)
         fromNetworkInput = try Reorder(from: inputGradient.descriptor, to: plainInput)
@@ -161,25 +202,50 @@ public final class VGG19Features {
         stages.compactMap { if case .convolution(let c, let name) = $0 { "\(name): \(c.implementation)" } else { nil } }
     }
 
-    /// Runs the network on a preprocessed image [3, H, W] and returns the ReLU outputs asked for, [C, h, w].
-    public func forward(_ image: Tensor, returning names: Set<String>) throws -> [String: Tensor] {
+    /// Runs the network on a preprocessed image [3, H, W], calling `visit` with each of `layers`' outputs as the
+    /// pass goes by it (the map is overwritten once `visit` returns).
+    public func forward(_ image: Tensor, visiting layers: Set<String>, _ visit: (String, FeatureMap) throws -> Void) throws {
+        try run(image, stopping: Set(layers.map(stage(of:)))) { index, name in try visit(name, featureMap(outputs[index], stage: index)) }
+    }
+
+    /// Runs the network on a preprocessed image [3, H, W] and keeps `layers`' outputs for `backward`'s
+    /// `addGradient` (until the next forward pass).
+    public func forward(_ image: Tensor, keeping layers: Set<String>) throws {
+        let stages = Set(try layers.map(stage(of:)))
+        if stages != keptStages {
+            kept = try Dictionary(uniqueKeysWithValues: stages.subtracting([0]).map {
+                ($0, try Memory(outputs[$0].descriptor, in: Buffer(byteCount: outputs[$0].descriptor.byteCount)))
+            })
+            keptStages = stages
+        }
+        try run(image, stopping: stages) { index, _ in
+            kept[index]?.pointer.update(from: outputs[index].pointer, count: outputs[index].capacity)
+        }
+    }
+
+    /// Runs the network on a preprocessed image [3, H, W] and returns the ReLU outputs asked for as plain
+    /// tensors [C, h, w].
+    public func forward(_ image: Tensor, returning layers: Set<String>) throws -> [String: Tensor] {
+        var features: [String: Tensor] = [:]
+        try forward(image, visiting: layers) { features[$0] = try $1.plain() }
+        return features
+    }
+
+    private func run(_ image: Tensor, stopping: Set<Int>, _ stop: (Int, String) throws -> Void) throws {
         precondition(image.shape == [3, height, width], "VGG19Features built for 3x\(height)x\(width), given \(image.shape)")
         try Memory.viewing(image.scalars, as: [1, 3, height, width]) { toNetworkInput($0, into: input) }
-        let wanted = try Set(names.map(stage(of:)))
-        var features: [String: Tensor] = [:]
         var source = input
         for (index, stage) in stages.enumerated() {
             switch stage {
             case .convolution(let convolution, let name):
-                convolution.forward(source, into: outputs[index])
+                convolution.forward(source, into: outputs[index], scratchpad: scratchpads[index]!.forward)
                 masks[index]!.record(outputs[index])
-                if wanted.contains(index) { features[name] = try plainCopy(of: index) }
+                if stopping.contains(index) { try stop(index, name) }
             case .pooling(let pool, let workspace):
                 pool.forward(source, into: outputs[index], workspace: workspace)
             }
             source = outputs[index]
         }
-        return features
     }
 
     /// A ReLU layer's output shape, [C, h, w].
@@ -194,53 +260,50 @@ public final class VGG19Features {
         return index
     }
 
-    private func plainCopy(of index: Int) throws -> Tensor {
-        let dims = outputs[index].descriptor.shape
-        if toPlain[index] == nil { toPlain[index] = try Reorder(from: outputs[index].descriptor, to: .plain(dims)) }
-        var scalars = [Float](repeating: 0, count: dims.reduce(1, *))
-        try Memory.viewing(&scalars, as: dims) { toPlain[index]!(outputs[index], into: $0) }
-        return Tensor(shape: Array(dims.dropFirst()), scalars: scalars)
+    private func featureMap(_ memory: Memory, stage: Int) throws -> FeatureMap {
+        if bandReorders[stage] == nil { bandReorders[stage] = BandReorders(layout: memory.descriptor, bandBytes: bandBytes) }
+        return FeatureMap(memory, reorders: bandReorders[stage]!)
     }
 
-    /// Backpropagates through the last forward pass and returns the gradient with respect to the preprocessed
-    /// image, [3, H, W]. `gradientAt(layer)` gives the loss gradient at a ReLU output ([C, h, w]) or nil; it is
-    /// asked for each layer when the backward pass reaches it, deepest first, so that only one is alive at a time.
-    public func backward(gradientAt: (String) throws -> Tensor?) throws -> Tensor {
-        var top: Int? = nil
-        for (index, stage) in stages.enumerated().reversed() {
-            if case .convolution(_, let name) = stage, let gradient = try gradientAt(name) {
-                if top == nil {
-                    top = index
-                    outputs[index].fill(0)
-                }
-                try add(gradient, toGradientOf: index)
-            }
-            guard top != nil else { continue }
+    /// Backpropagates through the last forward pass from gradients added at `layers` and returns the gradient
+    /// with respect to the preprocessed image, [3, H, W]. When the pass reaches each of the layers, deepest
+    /// first, `addGradient(layer, gradient, features)` adds the loss's gradient into `gradient` (the gradient
+    /// from the layers above, or zeros at the deepest); `features` is the layer's output if `forward` kept it.
+    public func backward(from layers: Set<String>,
+                         addGradient: (_ layer: String, _ gradient: FeatureMap, _ features: FeatureMap?) throws -> Void) throws -> Tensor {
+        let wanted = Set(try layers.map(stage(of:)))
+        var gradient = [Float](repeating: 0, count: 3 * height * width)
+        guard let top = wanted.max() else { return Tensor(shape: [3, height, width], scalars: gradient) }
+        outputs[top].fill(0)
+        for (index, stage) in stages.enumerated().reversed() where index <= top {
             let below = index == 0 ? inputGradient : outputs[index - 1]
             switch stage {
-            case .convolution(let convolution, _):
+            case .convolution(let convolution, let name):
+                if wanted.contains(index) {
+                    try addGradient(name, featureMap(outputs[index], stage: index), keptFeatures(index, convolution))
+                }
                 masks[index]!.apply(to: outputs[index])
-                try convolution.backwardData(outputs[index], into: below)
+                try convolution.backwardData(outputs[index], into: below, scratchpad: scratchpads[index]!.backwardData)
             case .pooling(let pool, let workspace):
                 try pool.backward(outputs[index], into: below, workspace: workspace)
             }
         }
-        var gradient = [Float](repeating: 0, count: 3 * height * width)
-        if top != nil {
-            try Memory.viewing(&gradient, as: [1, 3, height, width]) { fromNetworkInput(inputGradient, into: $0) }
-        }
+        try Memory.viewing(&gradient, as: [1, 3, height, width]) { fromNetworkInput(inputGradient, into: $0) }
         return Tensor(shape: [3, height, width], scalars: gradient)
     }
 
-    /// Convenience for gradients known up front.
-    public func backward(_ featureGradients: [String: Tensor]) throws -> Tensor {
-        try backward { featureGradients[$0] }
+    /// A kept layer's output; the first layer's is made again from the image, at the arena's start, which holds
+    /// nothing once the backward pass is at the first layer (its gradient is at the end).
+    private func keptFeatures(_ index: Int, _ convolution: Convolution) throws -> FeatureMap? {
+        guard keptStages.contains(index) else { return nil }
+        if let memory = kept[index] { return try featureMap(memory, stage: index) }
+        convolution.forward(input, into: remadeFirstLayer.output, scratchpad: remadeFirstLayer.scratchpad)
+        return try featureMap(remadeFirstLayer.output, stage: 0)
     }
 
-    private func add(_ gradient: Tensor, toGradientOf index: Int) throws {
-        let layout = outputs[index].descriptor
-        if addPlain[index] == nil { addPlain[index] = try Reorder(from: .plain(layout.shape), to: layout, accumulate: true) }
-        try Memory.viewing(gradient.scalars, as: layout.shape) { addPlain[index]!($0, into: outputs[index]) }
+    /// Backpropagates plain gradients [C, h, w] given at some ReLU outputs.
+    public func backward(_ featureGradients: [String: Tensor]) throws -> Tensor {
+        try backward(from: Set(featureGradients.keys)) { name, gradient, _ in try gradient.add(plain: featureGradients[name]!) }
     }
 }
 

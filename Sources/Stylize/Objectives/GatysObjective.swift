@@ -103,7 +103,9 @@ public final class GatysObjective {
         }
         network = try VGG19Features(vgg, height: height, width: width, deepest: settings.deepestLayer,
                                     pooling: settings.pooling, algorithm: settings.algorithm)
-        let targets = try network.forward(content, returning: Set(settings.contentLayers.map(\.name)))
+        // The content targets in the order the feature maps give their bands.
+        var targets: [String: Tensor] = [:]
+        try network.forward(content, visiting: Set(settings.contentLayers.map(\.name))) { targets[$0] = try $1.positionMajor() }
         var contentLosses: [String: ContentLoss] = [:]
         for layer in settings.contentLayers {
             contentLosses[layer.name] = ContentLoss(target: targets[layer.name]!, weight: settings.contentWeight * layer.weight)
@@ -153,8 +155,9 @@ public final class GatysObjective {
             let network = try VGG19Features(vgg, height: size[0], width: size[1], deepest: deepest,
                                             pooling: settings.pooling, algorithm: settings.algorithm)
             for index in indices {
-                grams[index] = try network.forward(styles[index], returning: Set(settings.styleLayers.map(\.name)))
-                    .mapValues(GramMatrix.of)
+                try network.forward(styles[index], visiting: Set(settings.styleLayers.map(\.name))) {
+                    grams[index][$0] = try GramMatrix.of($1)
+                }
             }
         }
         return grams
@@ -166,30 +169,20 @@ public final class GatysObjective {
     /// backward pass through VGG19.
     public func evaluate(_ x: Tensor) throws -> (terms: ObjectiveTerms, gradient: Tensor) {
         let names = Set(contentLosses.keys).union(styleLosses.keys)
-        var features = try network.forward(x, returning: names)
+        try network.forward(x, keeping: names)
         var terms = ObjectiveTerms()
-        // Each layer's loss gradient is made when the backward pass reaches the layer, and its features are
-        // dropped then: at large sizes these plain copies are a good part of the memory.
-        var gradient = try network.backward { name -> Tensor? in
-            guard let feature = features.removeValue(forKey: name) else { return nil }
-            var gradient: Tensor? = nil
+        // Each layer's losses are taken when the backward pass reaches the layer, their gradients added into
+        // the gradient coming down from the layers above.
+        var gradient = try network.backward(from: names) { name, gradient, features in
+            guard let features else { preconditionFailure("\(name) was kept by the forward pass") }
             if let loss = contentLosses[name] {
-                let (value, g) = loss(feature)
-                terms.content += value
-                gradient = g
+                terms.content += try loss(features, addingGradientTo: gradient)
             }
             for loss in styleLosses[name] ?? [] {
-                let (value, g) = loss(feature)
+                let value = try loss(features, addingGradientTo: gradient)
                 terms.style += value
                 terms.styleByLayer[name, default: 0] += value
-                if var sum = gradient {
-                    for i in 0..<sum.count { sum.scalars[i] += g.scalars[i] }
-                    gradient = sum
-                } else {
-                    gradient = g
-                }
             }
-            return gradient
         }
         let (tv, tvGradient) = totalVariation(x)
         terms.tv = tv

@@ -61,3 +61,56 @@ extension GramMatrix {
         return Tensor(shape: features.shape, scalars: out)
     }
 }
+
+extension GramMatrix {
+    /// The Gram matrix of a feature map in oneDNN's layout, over a mask or not, summed band by band:
+    /// G = Σ over bands of Bᵀ B, B the band's position-major features [positions, C] (times the mask).
+    public static func of(_ features: FeatureMap, mask: StyleMask? = nil) throws -> Tensor {
+        let c = features.channels
+        var gram = [Float](repeating: 0, count: c * c)
+        let scale = normalization(features, mask)
+        if scale > 0 {
+            for rows in features.bands {
+                let band = try masked(features.band(rows), rows: rows, of: features, by: mask)
+                gemm(band.scalars, transposed: true, band.scalars, m: c, n: c, k: band.shape[0], alpha: scale, beta: 1,
+                     into: &gram)
+            }
+        }
+        return Tensor(shape: [c, c], scalars: gram)
+    }
+
+    /// Adds dL/dF, for a symmetric dL/dG, into `gradient`, band by band: 2 m ∘ (B dL/dG) / (C·Σm²) per band.
+    public static func backward(_ gramGradient: Tensor, features: FeatureMap, mask: StyleMask? = nil,
+                                addingTo gradient: FeatureMap) throws {
+        let c = features.channels
+        let scale = 2 * normalization(features, mask)
+        guard scale > 0 else { return }
+        for rows in features.bands {
+            let band = try masked(features.band(rows), rows: rows, of: features, by: mask)
+            var product = [Float](repeating: 0, count: band.count)
+            gemm(band.scalars, gramGradient.scalars, m: band.shape[0], n: c, k: c, alpha: scale, into: &product)
+            try gradient.add(masked(Tensor(shape: band.shape, scalars: product), rows: rows, of: features, by: mask), rows: rows)
+        }
+    }
+
+    /// 1 / (C·Σm²), which is 1 / (C·H·W) without a mask; 0 for an all-zero mask.
+    private static func normalization(_ features: FeatureMap, _ mask: StyleMask?) -> Float {
+        guard let mask else { return 1 / Float(features.channels * features.height * features.width) }
+        precondition(mask.height == features.height && mask.width == features.width,
+                     "a \(mask.width)x\(mask.height) mask on \(features.width)x\(features.height) features")
+        let energy = mask.values.reduce(0) { $0 + $1 * $1 }
+        return energy > 0 ? 1 / (Float(features.channels) * energy) : 0
+    }
+
+    /// A band [positions, C] with each position's row multiplied by the mask there.
+    private static func masked(_ band: Tensor, rows: Range<Int>, of features: FeatureMap, by mask: StyleMask?) -> Tensor {
+        guard let mask else { return band }
+        let (c, first) = (features.channels, rows.lowerBound * features.width)
+        var out = band.scalars
+        for position in 0..<band.shape[0] {
+            let m = mask.values[first + position]
+            for channel in 0..<c { out[position * c + channel] *= m }
+        }
+        return Tensor(shape: band.shape, scalars: out)
+    }
+}

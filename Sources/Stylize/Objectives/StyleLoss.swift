@@ -21,4 +21,13 @@ public struct StyleLoss: Sendable {
             ?? GramMatrix.backward(gramGradient, features: features)
         return (loss, gradient)
     }
+
+    /// The same on a feature map in oneDNN's layout: returns the loss and adds its gradient into `gradient`.
+    public func callAsFunction(_ features: FeatureMap, addingGradientTo gradient: FeatureMap) throws -> Double {
+        let gram = try GramMatrix.of(features, mask: mask)
+        precondition(gram.shape == target.shape, "style Gram \(gram.shape) vs target \(target.shape)")
+        let (loss, gramGradient) = meanSquaredError(gram, target, weight: weight)
+        try GramMatrix.backward(gramGradient, features: features, mask: mask, addingTo: gradient)
+        return loss
+    }
 }
