@@ -221,12 +221,13 @@ extension Convolution {
         return choice == .direct ? direct : try build(.winograd)
     }
 
-    /// Best of three forward + backward-data passes on zeros. The scratchpad is its own, not the shared one,
-    /// so that a measured Winograd layer leaves no buffer behind.
+    /// Best of three forward + backward-data passes on zeros. Its memory, a layer's worth of activations and
+    /// scratchpad, is mapped for the measurement and handed back after it, so that it is not left in the heap.
     private func secondsPerStep() throws -> Double {
         let layouts = try scratchpadLayouts()
-        let scratchpad = try Memory(layouts.forward.byteCount >= layouts.backwardData.byteCount ? layouts.forward : layouts.backwardData)
-        let source = try Memory(sourceLayout), output = try makeOutput(), gradient = try Memory(inputGradientLayout())
+        let scratchpad = try Memory(mapping: layouts.forward.byteCount >= layouts.backwardData.byteCount ? layouts.forward : layouts.backwardData)
+        let source = try Memory(mapping: sourceLayout), output = try Memory(mapping: destinationLayout)
+        let gradient = try Memory(mapping: inputGradientLayout())
         source.fill(0)
         var best = Double.infinity
         for _ in 0..<3 {

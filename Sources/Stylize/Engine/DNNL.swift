@@ -144,6 +144,12 @@ final class Memory {
         try self.init(descriptor, at: stylize_memory_allocate(), storage: nil)
     }
 
+    /// Memory in a `Buffer` of its own: for large memory that should go back to the kernel once freed, rather
+    /// than stay in malloc's heap where only smaller allocations could reuse it.
+    convenience init(mapping descriptor: MemoryDescriptor) throws {
+        try self.init(descriptor, in: Buffer(byteCount: descriptor.byteCount))
+    }
+
     /// A view of shared storage, `byteOffset` bytes in (a multiple of 64).
     convenience init(_ descriptor: MemoryDescriptor, in buffer: Buffer, byteOffset: Int = 0) throws {
         precondition(byteOffset >= 0 && byteOffset % 64 == 0 && byteOffset + descriptor.byteCount <= buffer.byteCount,

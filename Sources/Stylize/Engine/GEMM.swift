@@ -18,3 +18,11 @@ func gemm(_ a: [Float], transposed transposeA: Bool = false, _ b: [Float], trans
     }
     precondition(status == dnnl_success, "dnnl_sgemm failed: \(status.rawValue)")
 }
+
+/// op(a) * op(b) * alpha as a new row-major m x n matrix (its storage is not zeroed first: the product fills it).
+func product(_ a: [Float], transposed transposeA: Bool = false, _ b: [Float], transposed transposeB: Bool = false,
+             m: Int, n: Int, k: Int, alpha: Float = 1) -> [Float] {
+    var c = [Float](unsafeUninitializedCapacity: m * n) { _, initialized in initialized = m * n }
+    gemm(a, transposed: transposeA, b, transposed: transposeB, m: m, n: n, k: k, alpha: alpha, into: &c)
+    return c
+}

@@ -213,9 +213,7 @@ public final class VGG19Features {
     public func forward(_ image: Tensor, keeping layers: Set<String>) throws {
         let stages = Set(try layers.map(stage(of:)))
         if stages != keptStages {
-            kept = try Dictionary(uniqueKeysWithValues: stages.subtracting([0]).map {
-                ($0, try Memory(outputs[$0].descriptor, in: Buffer(byteCount: outputs[$0].descriptor.byteCount)))
-            })
+            kept = try Dictionary(uniqueKeysWithValues: stages.subtracting([0]).map { ($0, try Memory(mapping: outputs[$0].descriptor)) })
             keptStages = stages
         }
         try run(image, stopping: stages) { index, _ in

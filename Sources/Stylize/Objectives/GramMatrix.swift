@@ -87,9 +87,8 @@ extension GramMatrix {
         guard scale > 0 else { return }
         for rows in features.bands {
             let band = try masked(features.band(rows), rows: rows, of: features, by: mask)
-            var product = [Float](repeating: 0, count: band.count)
-            gemm(band.scalars, gramGradient.scalars, m: band.shape[0], n: c, k: c, alpha: scale, into: &product)
-            try gradient.add(masked(Tensor(shape: band.shape, scalars: product), rows: rows, of: features, by: mask), rows: rows)
+            let bandGradient = product(band.scalars, gramGradient.scalars, m: band.shape[0], n: c, k: c, alpha: scale)
+            try gradient.add(masked(Tensor(shape: band.shape, scalars: bandGradient), rows: rows, of: features, by: mask), rows: rows)
         }
     }
 

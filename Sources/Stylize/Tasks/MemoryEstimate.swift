@@ -4,54 +4,57 @@ import Foundation
 /// is refused at once rather than killed by the kernel an hour in.
 ///
 /// The estimate counts what the code allocates, in floats, from the image size and the layers used:
-/// - `VGG19Features` ping-pongs between two buffers the size of its largest layer (relu1_x: 64 floats per
-///   pixel each) and keeps a bit per ReLU output and max pooling's workspace for the backward pass;
-/// - the features the objective reads are plain copies, all alive at the end of the forward pass (130 floats
-///   per pixel for the default layers), then dropped layer by layer as the backward pass makes their loss
-///   gradients; a layer's gradient and, for a masked style, its masked copies are alive meanwhile;
+/// - `VGG19Features` keeps one buffer for each layer's input, output and scratchpad in turn: at its largest,
+///   relu1_1 and relu1_2 side by side (128 floats per pixel) or, with Winograd, a 128-channel layer at half
+///   size with its input, output and transformed tiles (3.25 times the two: 104 floats per pixel); plus a bit per
+///   ReLU output and max pooling's workspace for the backward pass, and the image;
+/// - the loss layers' outputs kept for the backward pass in oneDNN's layout, except relu1_1, which is made again
+///   (38 floats per pixel for the default layers); the losses read them a small band at a time;
 /// - the optimiser: L-BFGS keeps 2 vectors of 3·H·W per remembered step (at most `iterations` of them) and
 ///   about 12 more of the image's size with the objective's own (x, gradients, the content, the start); Adam 2;
 /// - the style images' own forward pass through VGG19, which runs first and is freed before the main one;
 /// - a fixed part: the weights as loaded and in oneDNN's layouts, oneDNN's kernels and the process.
 ///
-/// About 1.3 KB per output pixel in all, with the default layers. Checked against the peak RSS that GNU time
+/// About 1.4 KB per output pixel in all, with the default layers. Checked against the peak RSS that GNU time
 /// reports (`/usr/bin/time -v`, "Maximum resident set size") of `stylize transfer examples/cincinnati-bridge.jpg
-/// examples/starry-night.jpg --iterations 2 --convolution direct`: 531 MiB at 512 px, 1168 MiB at 1024 px,
-/// 3963 MiB at 2048 px (2048x1499), against 536, 1245 and 4077 MiB estimated: the counts above need no
-/// correction (1273 measured against 1290 counted bytes per pixel between 1024 and 2048 px), and `fixedBytes`
-/// covers the rest, a little generously.
+/// examples/starry-night.jpg --iterations 2` (Winograd where measured faster): 476 to 532 MiB at 512 px, 1207 MiB
+/// at 1024 px (1024x768, the same when the convolutions were measured in that run), 4318 MiB at 2048 px
+/// (2048x1536), against 554 MiB, 1318 MiB and 4370 MiB estimated.
 public enum MemoryEstimate {
     static let calibration = 1.0
     static let fixedBytes = 300 << 20
 
-    /// Floats at the peak for VGG19 at height x width down to `deepest`, and the objective's copies of the
-    /// `used` layers (`masked` styles make two more copies of a layer while its gradient is made).
+    /// Floats at the peak for VGG19 at height x width down to `deepest`, with the `used` layers kept for the
+    /// backward pass when `training`, and `masked` styles' masks at each layer's size.
     static func networkFloats(height: Int, width: Int, deepest: String, used: Set<String>, masked: Int,
-                              training: Bool) -> Double {
+                              training: Bool, winograd: Bool = true) -> Double {
         guard let depth = VGG19.reluLayers.firstIndex(of: deepest) else { return 0 }
         var (h, w) = (height, width)
-        var largest = Double(3 * h * w), reluOutputs = 0.0, poolOutputs = 0.0, features = 0.0, largestUsed = 0.0
+        // The image and its gradient, in a 16-channel blocked layout at worst.
+        var arena = Double(2 * 16 * h * w), reluOutputs = 0.0, poolOutputs = 0.0, kept = 0.0, maskFloats = 0.0
+        var (input, inputChannels) = (Double(16 * h * w), 3)
         var built = 0
         blocks: for (block, spec) in VGG19.blocks.enumerated() {
             for index in 1...spec.convolutions {
-                let size = Double(spec.channels * h * w)
-                largest = max(largest, size)
-                reluOutputs += size
-                if used.contains("relu\(block + 1)_\(index)") {
-                    features += size
-                    largestUsed = max(largestUsed, size)
+                let output = Double(spec.channels * h * w)
+                // oneDNN's Winograd keeps whole-layer transformed tiles for layers of 128 input channels or more.
+                let scratchpad = winograd && inputChannels >= 128 ? 2.25 * (input + output) : 0
+                arena = max(arena, input + scratchpad + output)
+                reluOutputs += output
+                let name = "relu\(block + 1)_\(index)"
+                if used.contains(name) {
+                    if training && name != "relu1_1" { kept += output }
+                    maskFloats += Double(masked * h * w)
                 }
+                (input, inputChannels) = (output, spec.channels)
                 built += 1
                 if built > depth { break blocks }
             }
             (h, w) = (h / 2, w / 2)
             poolOutputs += Double(spec.channels * h * w)
+            input = Double(spec.channels * h * w)
         }
-        let network = 2 * largest + reluOutputs / 32 + poolOutputs / 4
-        // The peak is at the end of the forward pass, all features alive, or, with masked styles, at relu1_1
-        // in the backward pass: its feature, its gradient and two masked copies per masked style.
-        let objective = training ? max(features, Double(2 + 2 * masked) * largestUsed) : features
-        return network + objective
+        return arena + reluOutputs / 32 + poolOutputs / 4 + Double(3 * height * width) + kept + maskFloats
     }
 
     /// Peak bytes for a stage whose output is `height` x `width`, with style images of the given sizes.
@@ -60,14 +63,15 @@ public enum MemoryEstimate {
         let objective = settings.objective
         let used = Set((objective.contentLayers + objective.styleLayers).map(\.name))
         let styleDeepest = VGG19.reluLayers.last { objective.styleLayers.map(\.name).contains($0) } ?? "relu1_1"
+        let winograd = objective.algorithm != .direct
         let styleFloats = styleSizes.map {
             networkFloats(height: $0.height, width: $0.width, deepest: styleDeepest,
-                          used: Set(objective.styleLayers.map(\.name)), masked: 0, training: false)
+                          used: Set(objective.styleLayers.map(\.name)), masked: 0, training: false, winograd: winograd)
         }.max() ?? 0
         let image = Double(3 * height * width)
         let remembered = settings.optimizer == .lbfgs ? 2 * Double(min(settings.lbfgsHistory, settings.iterations)) : 2
         let mainFloats = networkFloats(height: height, width: width, deepest: objective.deepestLayer, used: used,
-                                       masked: maskedStyles, training: true)
+                                       masked: maskedStyles, training: true, winograd: winograd)
             + image * (remembered + 12)
         // The content and style images stay in memory, at their sizes, through the whole run.
         let floats = max(styleFloats, mainFloats) + image + Double(styleSizes.reduce(0) { $0 + 3 * $1.height * $1.width })
