@@ -70,7 +70,7 @@ public struct VGG19: Sendable {
 /// ReLU output for its mask, max pooling's small workspace, and the layers asked for, in oneDNN's layout); the
 /// backward pass goes back through the same buffer with the gradients. Winograd's scratchpad, several times a
 /// layer's activations, sits in the middle, between a layer's input and output: the early layers are large and
-/// need little scratchpad, the later ones the reverse, so one buffer serves both, 60 MB smaller at 512 px than
+/// need little scratchpad, the later ones the reverse, so one buffer serves both, 70 MB smaller at 512 px than
 /// two activation buffers and a separate scratchpad. relu1_1, the largest layer, is not kept but made again in
 /// the backward pass from the image: one 3-channel convolution, under 1% of an iteration, for a quarter of the
 /// kept memory. Primitives and buffers are made once and reused by every call.

@@ -5,11 +5,11 @@ import Foundation
 ///
 /// The estimate counts what the code allocates, in floats, from the image size and the layers used:
 /// - `VGG19Features` keeps one buffer for each layer's input, output and scratchpad in turn: at its largest,
-///   relu1_1 and relu1_2 side by side (128 floats per pixel) or, with Winograd, a 128-channel layer at half
-///   size with its input, output and transformed tiles (3.25 times the two: 104 floats per pixel); plus a bit per
-///   ReLU output and max pooling's workspace for the backward pass, and the image;
+///   relu1_1 and relu1_2 side by side (128 floats per pixel) or, with Winograd, relu2_1 and relu2_2 at half
+///   size with their transformed tiles (3.25 times the two: 208 floats per pixel); plus a bit per ReLU output and
+///   max pooling's workspace for the backward pass, and the image;
 /// - the loss layers' outputs kept for the backward pass in oneDNN's layout, except relu1_1, which is made again
-///   (38 floats per pixel for the default layers); the losses read them a small band at a time;
+///   (66 floats per pixel for the default layers); the losses read them a small band at a time;
 /// - the optimiser: L-BFGS keeps 2 vectors of 3·H·W per remembered step (at most `iterations` of them) and
 ///   about 12 more of the image's size with the objective's own (x, gradients, the content, the start); Adam 2;
 /// - the style images' own forward pass through VGG19, which runs first and is freed before the main one;
