@@ -41,8 +41,8 @@ public enum DNNL {
 
     public static var threads: Int { Int(omp_get_max_threads()) }
 
-    /// glibc hands blocks over 32 MB back to the kernel when they are freed, so the image-sized vectors and
-    /// feature bands made every iteration would be faulted in and zeroed anew each time (at 1024 px and up).
+    /// glibc hands blocks over 32 MB back to the kernel when they are freed, so large arrays made every
+    /// iteration (the image-sized vectors, from about 1700 px) would be faulted in and zeroed anew each time.
     /// Keeping freed memory in the process saves that time; the large, long-lived buffers (`Buffer`) are mapped
     /// on their own and go back to the kernel when freed, so they never leave holes that a later, equal buffer
     /// cannot reuse.

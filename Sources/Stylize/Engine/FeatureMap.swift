@@ -31,7 +31,7 @@ public final class FeatureMap {
     /// Rows `rows` as a position-major matrix [rows.count·W, C]: position (y, x) is row (y − rows.lowerBound)·W + x.
     public func band(_ rows: Range<Int>) throws -> Tensor {
         let (reorder, view) = try reorders.band(rows, of: memory, adding: false)
-        // Left uninitialised: the reorder writes every value (zeroing first was 5% of an iteration).
+        // Left uninitialised: the reorder writes every value (zeroing first cost a few percent of an iteration).
         let count = rows.count * width * channels
         var scalars = [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
         try Memory.viewing(&scalars, as: [1, rows.count, width, channels], positionMajor: true) { reorder(view, into: $0) }
