@@ -46,6 +46,14 @@ public enum DNNL {
     /// Keeping freed memory in the process saves that time; the large, long-lived buffers (`Buffer`) are mapped
     /// on their own and go back to the kernel when freed, so they never leave holes that a later, equal buffer
     /// cannot reuse.
+    /// Hands the heap's free pages back to the kernel: what setting up freed (the weights as loaded, the files
+    /// read) before the long loop, which would otherwise count in the process's memory to the end.
+    public static func returnFreedMemory() {
+        #if os(Linux)
+        malloc_trim(0)
+        #endif
+    }
+
     public static func keepFreedMemory() {
         #if os(Linux)
         mallopt(M_MMAP_THRESHOLD, 1 << 30)

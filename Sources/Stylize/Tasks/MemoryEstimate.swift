@@ -17,8 +17,8 @@ import Foundation
 ///
 /// About 1.4 KB per output pixel in all, with the default layers. Checked against the peak RSS that GNU time
 /// reports (`/usr/bin/time -v`, "Maximum resident set size") of `stylize transfer examples/cincinnati-bridge.jpg
-/// examples/starry-night.jpg --iterations 2` (Winograd where measured faster): 476 to 532 MiB at 512 px, 1207 MiB
-/// at 1024 px (1024x768, the same when the convolutions were measured in that run), 4318 MiB at 2048 px
+/// examples/starry-night.jpg --iterations 2` (Winograd where measured faster): 458 MiB at 512 px, 1168 MiB at
+/// 1024 px (1024x768; 1203 MiB when the convolutions were measured in that run), 4244 MiB at 2048 px
 /// (2048x1536), against 554 MiB, 1318 MiB and 4370 MiB estimated.
 public enum MemoryEstimate {
     static let calibration = 1.0

@@ -177,6 +177,7 @@ public final class StyleTransfer {
     /// Returns the final image, RGB 0...255 [3, H, W], not clamped.
     public func run(observe: (TransferProgress) -> Bool = { _ in true }) throws -> Tensor {
         let clock = ContinuousClock.now
+        DNNL.returnFreedMemory()
         var x = try startImage()
         var (terms, gradient) = try objective.evaluate(x)
         var lbfgs = LBFGS(history: settings.lbfgsHistory, learningRate: settings.effectiveLearningRate)
