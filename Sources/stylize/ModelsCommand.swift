@@ -17,21 +17,24 @@ struct ModelsCommand: ParsableCommand {
                 print("no bundled models in \(BundledModels.directories().map(\.path).joined(separator: ", "))")
                 return
             }
-            for (name, url) in models {
-                do {
-                    let model = try StyleModel(contentsOf: url)
-                    print("\(name)\tstyle \(model.settings.style), width \(model.network.width), \(model.steps) steps of \(model.settings.batch) at \(model.settings.size) px\t\(url.path)")
-                } catch {
-                    print("\(name)\tunreadable: \(error)")
-                }
+            list(models) { url in
+                let model = try StyleModel(contentsOf: url)
+                return "style \(model.settings.style), width \(model.network.width), \(model.steps) steps of \(model.settings.batch) at \(model.settings.size) px"
             }
-            for (name, url) in upscalers {
-                do {
-                    let model = try UpscalerModel(contentsOf: url)
-                    print("\(name)\tupscaler x\(model.network.scale), \(model.network.architecture), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px\t\(url.path)")
-                } catch {
-                    print("\(name)\tunreadable: \(error)")
-                }
+            list(upscalers) { url in
+                let model = try UpscalerModel(contentsOf: url)
+                return "upscaler x\(model.network.scale), \(model.network.architecture), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px"
+            }
+        }
+    }
+
+    /// One line per model: its name, what `describe` says of its file (or why the file cannot be read), its path.
+    private func list(_ models: [(name: String, url: URL)], describe: (URL) throws -> String) {
+        for (name, url) in models {
+            do {
+                print("\(name)\t\(try describe(url))\t\(url.path)")
+            } catch {
+                print("\(name)\tunreadable: \(error)")
             }
         }
     }
