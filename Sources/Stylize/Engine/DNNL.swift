@@ -338,15 +338,12 @@ func makeAttributes(_ append: (dnnl_post_ops_t) throws -> Void) throws -> dnnl_p
     return attributes!
 }
 
-/// The work space oneDNN's kernels use while they run (Winograd's transformed weights and tiles, for one): one
-/// buffer for the whole process, grown to the largest need so far and lent to every primitive in turn. oneDNN's
-/// own would be the same per thread, but hidden; here its size is known, and the style image's network and the
-/// main one share it. Primitives run one at a time on the one stream, so one buffer serves them all.
-public enum Scratchpad {
+/// The work space oneDNN's kernels use while they run (Winograd's transformed weights and tiles, for one), for
+/// the primitives not given one of their own (`VGG19Features` gives its convolutions part of its activation
+/// buffer): one buffer for the whole process, grown to the largest need so far and lent to each primitive in
+/// turn. Primitives run one at a time on the one stream, so one buffer serves them all.
+enum Scratchpad {
     private static let buffer = Mutex<Buffer?>(nil)
-
-    /// Bytes held now.
-    public static var byteCount: Int { buffer.withLock { $0?.byteCount ?? 0 } }
 
     static func memory(_ layout: MemoryDescriptor) -> Memory {
         let storage = buffer.withLock { buffer -> Buffer in
