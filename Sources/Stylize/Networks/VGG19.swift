@@ -84,9 +84,8 @@ public final class VGG19Features {
     public let width: Int
     public let layers: [String]
     private let stages: [Stage]
-    private let arena: Buffer
-    /// Stage i's output (and, in backward, the gradient with respect to it) lives at the arena's start for odd i,
-    /// at its end for even i; the image's gradient at the start.
+    /// Stage i's output (and, in backward, the gradient with respect to it) lives at the start of the network's
+    /// one buffer (the arena) for odd i, at its end for even i; the image's gradient at the start.
     private let outputs: [Memory]
     /// Each convolution's forward and backward-data scratchpad, between its input and its output.
     private var scratchpads: [Int: (forward: Memory, backwardData: Memory)] = [:]
@@ -175,7 +174,6 @@ public final class VGG19Features {
         let needs = stages.indices.map { aligned(layouts[$0 + 1].byteCount) + aligned(scratchBytes($0)) + aligned(layouts[$0 + 2].byteCount) }
         let remaking = 2 * aligned(layouts[2].byteCount) + aligned(scratchLayouts[0]!.forward.byteCount)
         let arena = Buffer(byteCount: max(needs.max()!, remaking))
-        self.arena = arena
         func atStart(_ layout: MemoryDescriptor) throws -> Memory { try Memory(layout, in: arena) }
         func atEnd(_ layout: MemoryDescriptor) throws -> Memory {
             try Memory(layout, in: arena, byteOffset: arena.byteCount - aligned(layout.byteCount))

@@ -29,7 +29,7 @@ extension GramMatrix {
         let masked = applying(mask, to: features)
         let c = features.shape[0]
         var gram = [Float](repeating: 0, count: c * c)
-        let energy = mask.values.reduce(0) { $0 + $1 * $1 }
+        let energy = mask.energy
         guard energy > 0 else { return Tensor(shape: [c, c], scalars: gram) }
         gemm(masked.scalars, transposed: false, masked.scalars, transposed: true, m: c, n: c, k: mask.values.count,
              alpha: 1 / (Float(c) * energy), into: &gram)
@@ -40,7 +40,7 @@ extension GramMatrix {
     /// where the mask is 0 get no gradient: the style does not reach them.
     public static func backward(_ gramGradient: Tensor, features: Tensor, mask: StyleMask) -> Tensor {
         let c = features.shape[0]
-        let energy = mask.values.reduce(0) { $0 + $1 * $1 }
+        let energy = mask.energy
         guard energy > 0 else { return Tensor(zeros: features.shape) }
         let masked = applying(mask, to: features)
         var gradient = [Float](repeating: 0, count: features.count)
@@ -97,7 +97,7 @@ extension GramMatrix {
         guard let mask else { return 1 / Float(features.channels * features.height * features.width) }
         precondition(mask.height == features.height && mask.width == features.width,
                      "a \(mask.width)x\(mask.height) mask on \(features.width)x\(features.height) features")
-        let energy = mask.values.reduce(0) { $0 + $1 * $1 }
+        let energy = mask.energy
         return energy > 0 ? 1 / (Float(features.channels) * energy) : 0
     }
 

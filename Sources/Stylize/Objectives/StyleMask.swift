@@ -31,6 +31,9 @@ public struct StyleMask: Sendable, Equatable {
 
     public var isEmpty: Bool { !values.contains { $0 > 0 } }
 
+    /// Σm²: what a masked Gram matrix is divided by (with the channel count) to stay on an unmasked one's scale.
+    var energy: Float { values.reduce(0) { $0 + $1 * $1 } }
+
     /// The mask at half the size, as VGG19's 2x2 pooling halves the features: each value the mean of its
     /// window; an odd last row or column is dropped, as the pooling drops it.
     func halved() -> StyleMask {
