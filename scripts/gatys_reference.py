@@ -131,10 +131,19 @@ class VGG19Features:
         self.names = names[: max(names.index(w) for w in wanted) + 1]
         self.weights = weights
         self.pooling = pooling
+        self.channels_last = False
+
+    def use_channels_last(self):
+        """Weights and activations in NHWC, the layout oneDNN's bf16 (AMX) kernels want: PyTorch's fastest CPU
+        setting together with autocast."""
+        self.weights = {k: (w.contiguous(memory_format=torch.channels_last), b) for k, (w, b) in self.weights.items()}
+        self.channels_last = True
 
     def __call__(self, x, wanted):
         """x: [3,H,W] preprocessed image -> {layer: [C,h,w]} for the wanted layers."""
         h = x.unsqueeze(0)
+        if self.channels_last:
+            h = h.contiguous(memory_format=torch.channels_last)
         out = {}
         for name in self.names:
             if name.startswith("conv"):
@@ -468,7 +477,10 @@ def bench_one(args, spec):
         style_rgb = load_image(args.style or args.content, max(h, w))
     else:  # synthetic, deterministic: the reference's formula images at the asked size
         content_rgb, style_rgb = formula_image("content", h, w), formula_image("style", h, w)
-    _, obj = build(locate_weights(args.weights), content_rgb, style_rgb, args, torch.float32)
+    net, obj = build(locate_weights(args.weights), content_rgb, style_rgb, args, torch.float32)
+    if args.precision == "bf16":
+        net.use_channels_last()
+        obj = Autocast(obj)
 
     steps, evals = [], []
     for _ in range(args.repeats):
@@ -492,11 +504,25 @@ def bench_one(args, spec):
     }
 
 
+class Autocast:
+    """The objective under torch.autocast("cpu", bfloat16): convolutions and matrix products in bf16, the image,
+    the losses' sums and L-BFGS in float32."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __call__(self, x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            parts = self.obj(x)
+        return {k: v.float() for k, v in parts.items()}
+
+
 def cmd_bench(args):
     if args.iterations < 3:
         sys.exit("bench needs --iterations >= 3 (the first evaluation is a cold start and is not timed)")
     if len(args.sizes) == 1:
         res = {"torch_version": torch.__version__, "threads": args.threads, "iterations": args.iterations,
+               "precision": args.precision,
                "repeats": args.repeats, "source": args.content or "synthetic formula images",
                "results": [bench_one(args, args.sizes[0])]}
     else:
@@ -567,6 +593,8 @@ def main():
     sp.add_argument("--style", help="style image for --content (default: the content image)")
     sp.add_argument("--iterations", type=int, default=6, help="L-BFGS iterations per repeat")
     sp.add_argument("--repeats", type=int, default=2)
+    sp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: torch.autocast on the CPU with channels_last weights and activations")
 
     args = p.parse_args()
     return {"check": cmd_check, "run": cmd_run, "bench": cmd_bench}[args.cmd](args)

@@ -39,28 +39,35 @@ struct TransferBenchmark: ParsableCommand {
     @Option(help: "Convolution algorithm: direct, winograd or auto (measured once per shape, as `transfer` does).")
     var convolution = "auto"
 
+    @Option(help: "Precision: fp32, bf16 or auto (bf16 where native and measured faster, as `transfer` does).")
+    var precision = "auto"
+
     @Option(help: "Comma-separated style layers (default: transfer's), to see what each costs.")
     var styleLayers: String?
 
     func run() throws {
         guard let algorithm = ConvolutionAlgorithm(rawValue: convolution) else { throw ValidationError("unknown --convolution") }
+        guard let precision = Precision(rawValue: precision) else { throw ValidationError("unknown --precision") }
         DNNL.setThreads(threads)
         DNNL.keepFreedMemory()
-        MeasuredAlgorithms.keep(in: VGG19Weights.cacheDirectory().appendingPathComponent("convolution-choices.json"))
+        MeasuredKernels.keep(in: VGG19Weights.cacheDirectory().appendingPathComponent(MeasuredKernels.fileName))
         let weights = try VGG19Weights.ensureInstalled()
         var settings = TransferSettings()
         settings.iterations = iterations
         settings.objective.algorithm = algorithm
+        settings.objective.precision = precision
         if let styleLayers { settings.objective.styleLayers = try WeightedLayer.parseList(styleLayers) }
         let content = FormulaImage.content.tensor(height: size, width: size)
         let style = FormulaImage.style.tensor(height: size, width: size)
         var steps: [Double] = []
         var implementations: [String] = []
+        var ranIn = precision
         for _ in 0..<repeats {
             // Loaded per repeat and dropped once compiled, as `stylize transfer` does.
             let transfer = try StyleTransfer(vgg: VGG19(parameters: VGG19Weights.load(from: weights)), content: content,
                                              style: style, settings: settings)
             implementations = transfer.objective.implementations
+            ranIn = transfer.objective.precision
             var marks: [Double] = []
             _ = try transfer.run { progress in
                 marks.append(progress.seconds)
@@ -72,6 +79,7 @@ struct TransferBenchmark: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let result: [String: Any] = [
             "tool": "stylize", "size": size, "threads": threads, "convolution": convolution,
+            "precision": precision.rawValue, "ran_in": ranIn.rawValue, "cpu": Precision.cpuModel, "isa": Precision.dispatchedISA,
             "median_seconds_per_iteration": median(steps), "min_seconds_per_iteration": steps.min() ?? 0,
             "samples": steps.count, "peak_rss_mib": Double(usage.ru_maxrss) / 1024,
             "kernels": implementations,

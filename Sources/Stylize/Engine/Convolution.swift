@@ -28,6 +28,9 @@ final class Convolution {
     let padding: Int
     let fusedReLU: Bool
     let algorithm: ConvolutionAlgorithm
+    /// fp32 or bf16: the format of the input, the weights and the output (the bias and the weights' gradients
+    /// stay float32).
+    let precision: Precision
 
     private let forwardPrimitive: Primitive
     /// Layouts the forward primitive chose; activations stay in them between layers.
@@ -37,9 +40,12 @@ final class Convolution {
     private let weights: Memory
     private let bias: Memory
 
-    /// - Parameter sourceLayout: the layout of the previous layer's output, or nil to let oneDNN choose.
+    /// - Parameter sourceLayout: the layout of the previous layer's output (in `precision`'s format), or nil to let
+    ///   oneDNN choose.
     init(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, fusedReLU: Bool,
-         algorithm: ConvolutionAlgorithm = .direct, sourceLayout: MemoryDescriptor? = nil) throws {
+         algorithm: ConvolutionAlgorithm = .direct, precision: Precision = .fp32,
+         sourceLayout: MemoryDescriptor? = nil) throws {
+        precondition(precision == .fp32 || algorithm == .direct, "oneDNN's Winograd convolution is float32 only")
         precondition(inputShape.count == 4 && weights.shape.count == 4 && weights.shape[1] == inputShape[1],
                      "convolution of \(inputShape) with weights \(weights.shape)")
         let (n, h, w) = (inputShape[0], inputShape[2], inputShape[3])
@@ -53,11 +59,14 @@ final class Convolution {
         self.padding = padding
         self.fusedReLU = fusedReLU
         self.algorithm = algorithm
+        self.precision = precision
+        let type = precision.dataType
 
-        var src = sourceLayout ?? .any(inputShape)
-        var wei = MemoryDescriptor.any(weights.shape)
+        var src = sourceLayout ?? .any(inputShape, type)
+        precondition(src.data_type == type, "a \(precision) convolution given another format's input")
+        var wei = MemoryDescriptor.any(weights.shape, type)
         var bia = MemoryDescriptor.plain([out])
-        var dst = MemoryDescriptor.any(outputShape)
+        var dst = MemoryDescriptor.any(outputShape, type)
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         var desc = dnnl_convolution_desc_t()
         try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm.dnnl, &src, &wei, &bia,
@@ -66,7 +75,7 @@ final class Convolution {
             if fusedReLU { try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise") }
         }
         defer { dnnl_primitive_attr_destroy(attributes) }
-        forwardPrimitive = try Primitive(desc, attributes: attributes, name: "convolution \(algorithm)")
+        forwardPrimitive = try Primitive(desc, attributes: attributes, name: "convolution \(algorithm) \(precision)")
         self.sourceLayout = forwardPrimitive.layout(dnnl_query_src_md)
         destinationLayout = forwardPrimitive.layout(dnnl_query_dst_md)
         weightsLayout = forwardPrimitive.layout(dnnl_query_weights_md)
@@ -117,7 +126,8 @@ final class Convolution {
     private lazy var backwardData: Result<(primitive: Primitive, reorder: Reorder?), Error> = Result {
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         func make(inputGradientLayout: MemoryDescriptor) throws -> Primitive {
-            var diffSrc = inputGradientLayout, wei = MemoryDescriptor.any(weightsShape), diffDst = destinationLayout
+            var diffSrc = inputGradientLayout, wei = MemoryDescriptor.any(weightsShape, precision.dataType)
+            var diffDst = destinationLayout
             var desc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
                                                                strides, pad, pad), "convolution_backward_data_desc_init")
@@ -127,7 +137,7 @@ final class Convolution {
         // slow reference kernel takes that layout (a 3-channel image in plain layout), oneDNN may choose.
         var primitive = try make(inputGradientLayout: sourceLayout)
         if primitive.implementation.hasPrefix("ref") {
-            primitive = try make(inputGradientLayout: .any(inputShape))
+            primitive = try make(inputGradientLayout: .any(inputShape, precision.dataType))
         }
         let layout = primitive.layout(dnnl_query_weights_md)
         return (primitive, layout.sameLayout(as: weightsLayout) ? nil : try Reorder(from: weightsLayout, to: layout))
@@ -172,6 +182,7 @@ final class Convolution {
 
     private lazy var backwardWeightsPrimitive: Result<(Primitive, Reorder), Error> = Result {
         var src = sourceLayout, diffDst = destinationLayout
+        // float32 weight gradients from bf16 activations: they are summed over every position and go to Adam.
         var diffWeights = MemoryDescriptor.any(weightsShape), diffBias = MemoryDescriptor.plain([weightsShape[0]])
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         var desc = dnnl_convolution_desc_t()
@@ -199,26 +210,59 @@ final class Convolution {
 }
 
 extension Convolution {
-    /// A convolution with the given algorithm. `.auto` times the direct and the Winograd kernels on this shape
-    /// (forward plus backward-data, the work of one optimisation step; best of three runs) the first time the
-    /// shape is seen, and keeps Winograd only where it is clearly faster (by 10%: its transformed weights take
-    /// four times the memory). Winograd is not built for every shape, and then direct it is.
+    /// A convolution in the given precision and algorithm. For float32, `.auto` picks direct or Winograd by their
+    /// measured times (`MeasuredKernels`): Winograd only where it is clearly faster (by 10%: its transformed weights
+    /// take four times the memory). bf16 is always direct: oneDNN has no bf16 Winograd on CPUs.
     static func make(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, fusedReLU: Bool,
-                     algorithm: ConvolutionAlgorithm, sourceLayout: MemoryDescriptor? = nil) throws -> Convolution {
+                     algorithm: ConvolutionAlgorithm, precision: Precision = .fp32,
+                     sourceLayout: MemoryDescriptor? = nil) throws -> Convolution {
         func build(_ algorithm: ConvolutionAlgorithm) throws -> Convolution {
             try Convolution(inputShape: inputShape, weights: weights, bias: bias, stride: stride, padding: padding,
-                            fusedReLU: fusedReLU, algorithm: algorithm, sourceLayout: sourceLayout)
+                            fusedReLU: fusedReLU, algorithm: algorithm, precision: precision, sourceLayout: sourceLayout)
         }
+        if precision == .bf16 { return try build(.direct) }
         guard algorithm == .auto else { return try build(algorithm) }
-        let key = "\(inputShape) \(weights.shape) s\(stride) p\(padding) \(sourceLayout?.shape ?? [])"
-        if let known = MeasuredAlgorithms.lookup(key) { return try build(known) }
-        let direct = try build(.direct)
-        var choice = ConvolutionAlgorithm.direct
-        if let winograd = try? build(.winograd), try winograd.secondsPerStep() < 0.9 * direct.secondsPerStep() {
-            choice = .winograd
+        let seconds = try measuredSeconds(inputShape: inputShape, weights: weights, bias: bias, stride: stride,
+                                          padding: padding, fusedReLU: fusedReLU, kernels: [.direct, .winograd])
+        let winograd = seconds[.winograd] ?? .infinity
+        return try build(winograd < 0.9 * seconds[.direct]! ? .winograd : .direct)
+    }
+
+    /// The faster float32 kernel's time (as `make` picks it for `algorithm`) and the bf16 kernel's, per step.
+    static func secondsPerStep(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int,
+                               fusedReLU: Bool, algorithm: ConvolutionAlgorithm) throws -> (fp32: Double, bf16: Double) {
+        let fp32Kernels: [MeasuredKernels.Kernel] = switch algorithm {
+        case .auto: [.direct, .winograd]
+        case .direct: [.direct]
+        case .winograd: [.winograd]
         }
-        MeasuredAlgorithms.record(key, choice)
-        return choice == .direct ? direct : try build(.winograd)
+        let seconds = try measuredSeconds(inputShape: inputShape, weights: weights, bias: bias, stride: stride,
+                                          padding: padding, fusedReLU: fusedReLU, kernels: fp32Kernels + [.bf16])
+        let fp32 = fp32Kernels.compactMap { seconds[$0] }.min() ?? .infinity
+        return (fp32, seconds[.bf16] ?? .infinity)
+    }
+
+    /// Seconds per forward + backward-data step of each kernel on this shape, measured the first time the shape is
+    /// seen on this machine and remembered. A kernel oneDNN cannot build for the shape is left out.
+    private static func measuredSeconds(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int, padding: Int,
+                                        fusedReLU: Bool, kernels: [MeasuredKernels.Kernel]) throws -> [MeasuredKernels.Kernel: Double] {
+        let key = "\(inputShape) \(weights.shape) s\(stride) p\(padding)"
+        var seconds = MeasuredKernels.lookup(key)
+        for kernel in kernels where seconds[kernel] == nil {
+            let (algorithm, precision): (ConvolutionAlgorithm, Precision) = switch kernel {
+            case .direct: (.direct, .fp32)
+            case .winograd: (.winograd, .fp32)
+            case .bf16: (.direct, .bf16)
+            }
+            let convolution = try? Convolution(inputShape: inputShape, weights: weights, bias: bias, stride: stride,
+                                               padding: padding, fusedReLU: fusedReLU, algorithm: algorithm,
+                                               precision: precision)
+            // A shape the kernel is not built for is recorded as never faster.
+            seconds[kernel] = try convolution?.secondsPerStep() ?? .infinity
+            if kernel == .direct && seconds[kernel] == .infinity { throw EngineError(description: "no direct convolution for \(key)") }
+        }
+        MeasuredKernels.record(key, seconds)
+        return seconds
     }
 
     /// Best of three forward + backward-data passes on zeros. Its memory, a layer's worth of activations and
@@ -228,7 +272,7 @@ extension Convolution {
         let scratchpad = try Memory(mapping: layouts.forward.byteCount >= layouts.backwardData.byteCount ? layouts.forward : layouts.backwardData)
         let source = try Memory(mapping: sourceLayout), output = try Memory(mapping: destinationLayout)
         let gradient = try Memory(mapping: inputGradientLayout())
-        source.fill(0)
+        source.zero()
         var best = Double.infinity
         for _ in 0..<3 {
             let start = ContinuousClock.now
@@ -241,31 +285,45 @@ extension Convolution {
     }
 }
 
-/// What `auto` measured, by layer shape, thread count and instruction set, for the life of the process, and
-/// between runs in a small JSON file once `keep(in:)` names one: measuring costs a few iterations' time.
-public enum MeasuredAlgorithms {
-    private static let state = Mutex<(file: URL?, choices: [String: String])>((nil, [:]))
+/// What the measurements found, by layer shape, for the life of the process, and between runs in a small JSON
+/// file once `keep(in:)` names one (measuring costs a few iterations' time). Each entry is only valid for the
+/// CPU, instruction set and thread count that measured it, which are part of its key, so a file copied to
+/// another machine is not trusted.
+public enum MeasuredKernels {
+    enum Kernel: String, CaseIterable { case direct, winograd, bf16 }
+
+    private static let state = Mutex<(file: URL?, seconds: [String: [String: Double]])>((nil, [:]))
+
+    /// The file `stylize` keeps the measurements in, under the cache directory.
+    public static let fileName = "convolution-timings.json"
 
     /// Loads earlier measurements from `file` (if it is there) and saves new ones to it.
     public static func keep(in file: URL) {
-        let saved = (try? Data(contentsOf: file)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: String] }
-        state.withLock { $0 = (file, (saved ?? [:]).merging($0.choices) { _, new in new }) }
+        let saved = (try? Data(contentsOf: file)).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: [String: Double]] }
+        state.withLock { $0 = (file, (saved ?? [:]).merging($0.seconds) { _, new in new }) }
     }
 
     private static func context(_ key: String) -> String {
-        "\(key) t\(DNNL.threads) isa\(dnnl_get_effective_cpu_isa().rawValue)"
+        "\(key) t\(DNNL.threads) \(Precision.dispatchedISA) \(Precision.cpuModel)"
     }
 
-    static func lookup(_ key: String) -> ConvolutionAlgorithm? {
-        state.withLock { $0.choices[context(key)] }.flatMap(ConvolutionAlgorithm.init(rawValue:))
+    static func lookup(_ key: String) -> [Kernel: Double] {
+        let saved = state.withLock { $0.seconds[context(key)] } ?? [:]
+        // JSON has no infinity: a kernel that cannot run is saved as a negative time.
+        return Dictionary(uniqueKeysWithValues: saved.compactMap { name, value in
+            Kernel(rawValue: name).map { ($0, value < 0 ? .infinity : value) }
+        })
     }
 
-    static func record(_ key: String, _ choice: ConvolutionAlgorithm) {
-        let (file, choices) = state.withLock { state -> (URL?, [String: String]) in
-            state.choices[context(key)] = choice.rawValue
-            return state
+    static func record(_ key: String, _ seconds: [Kernel: Double]) {
+        let entry = Dictionary(uniqueKeysWithValues: seconds.map { ($0.key.rawValue, $0.value.isFinite ? $0.value : -1) })
+        let (file, all, changed) = state.withLock { state -> (URL?, [String: [String: Double]], Bool) in
+            let changed = state.seconds[context(key)] != entry
+            state.seconds[context(key)] = entry
+            return (state.file, state.seconds, changed)
         }
-        guard let file, let data = try? JSONSerialization.data(withJSONObject: choices, options: [.sortedKeys, .prettyPrinted]) else { return }
+        guard changed, let file,
+              let data = try? JSONSerialization.data(withJSONObject: all, options: [.sortedKeys, .prettyPrinted]) else { return }
         // A lost race between two processes only costs a measurement; a half-written file is never read.
         let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
         try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)

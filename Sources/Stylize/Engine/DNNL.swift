@@ -62,28 +62,35 @@ public enum DNNL {
     }
 }
 
-/// Dimensions and layout of a float32 memory buffer, as oneDNN sees it.
+/// Dimensions, layout and number format of a memory buffer, as oneDNN sees it. Plain layouts, the ones Swift
+/// arrays are viewed as, are always float32; the blocked layouts of a network's activations are float32 or
+/// bfloat16 (`Precision`).
 typealias MemoryDescriptor = dnnl_memory_desc_t
 
 extension MemoryDescriptor {
-    /// A plain row-major descriptor: nchw for 4 dimensions, oihw for weights, x for vectors.
+    /// A plain row-major float32 descriptor: nchw for 4 dimensions, oihw for weights, x for vectors.
     static func plain(_ dims: [Int]) -> MemoryDescriptor {
         let tags: [Int: dnnl_format_tag_t] = [1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd]
-        return make(dims, tag: tags[dims.count]!)
+        return make(dims, tag: tags[dims.count]!, type: dnnl_f32)
     }
 
-    /// [N, C, H, W] stored position-major (oneDNN's nhwc): each position's channels side by side.
-    static func positionMajor(_ dims: [Int]) -> MemoryDescriptor { make(dims, tag: dnnl_acdb) }
+    /// float32 [N, C, H, W] stored position-major (oneDNN's nhwc): each position's channels side by side.
+    static func positionMajor(_ dims: [Int]) -> MemoryDescriptor { make(dims, tag: dnnl_acdb, type: dnnl_f32) }
 
     /// A descriptor that lets the primitive choose its preferred (usually channel-blocked) layout.
-    static func any(_ dims: [Int]) -> MemoryDescriptor { make(dims, tag: dnnl_format_tag_any) }
+    static func any(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDescriptor {
+        make(dims, tag: dnnl_format_tag_any, type: type)
+    }
 
-    private static func make(_ dims: [Int], tag: dnnl_format_tag_t) -> MemoryDescriptor {
+    private static func make(_ dims: [Int], tag: dnnl_format_tag_t, type: dnnl_data_type_t) -> MemoryDescriptor {
         var md = dnnl_memory_desc_t()
-        let status = dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dnnlDims(dims), dnnl_f32, tag)
+        let status = dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dnnlDims(dims), type, tag)
         precondition(status == dnnl_success, "bad memory descriptor \(dims)")
         return md
     }
+
+    /// Bytes per value: 4 for float32, 2 for bfloat16.
+    var elementSize: Int { dnnl_data_type_size(data_type) }
 
     var byteCount: Int {
         var copy = self
@@ -96,7 +103,7 @@ extension MemoryDescriptor {
         }
     }
 
-    /// Floats from one row (dimension 2) to the next, when rows are not split into blocks: a band of rows is then
+    /// Values from one row (dimension 2) to the next, when rows are not split into blocks: a band of rows is then
     /// the same descriptor cut to fewer rows, at an offset.
     var rowStride: Int? {
         guard format_kind == dnnl_blocked, ndims == 4 else { return nil }
@@ -104,6 +111,14 @@ extension MemoryDescriptor {
         let innerIndices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(Int(blocking.inner_nblks))) }
         guard !innerIndices.contains(2) else { return nil }
         return withUnsafeBytes(of: blocking.strides) { Int($0.bindMemory(to: Int64.self)[2]) }
+    }
+
+    /// [1, C, H, W] stored position-major with no padding (oneDNN's nhwc): a plain matrix [H·W, C].
+    var isPositionMajor: Bool {
+        guard format_kind == dnnl_blocked, ndims == 4, format_desc.blocking.inner_nblks == 0 else { return false }
+        let dims = shape
+        let strides = withUnsafeBytes(of: format_desc.blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(4)).map { Int($0) } }
+        return dims[0] == 1 && strides[1] == 1 && strides[3] == dims[1] && strides[2] == dims[1] * dims[3]
     }
 
     func sameLayout(as other: MemoryDescriptor) -> Bool {
@@ -138,12 +153,12 @@ final class Buffer {
     deinit { munmap(pointer, mappedBytes) }
 }
 
-/// A float32 oneDNN memory object: a descriptor and the storage it describes. Blocked layouts pad channels,
-/// so `capacity` may exceed the logical element count.
+/// A oneDNN memory object: a descriptor and the storage it describes. Blocked layouts pad channels, so
+/// `capacity` may exceed the logical element count.
 final class Memory {
     let descriptor: MemoryDescriptor
     let handle: dnnl_memory_t
-    let pointer: UnsafeMutablePointer<Float>
+    let address: UnsafeMutableRawPointer
     /// Keeps shared storage (a `Buffer`, or the memory this one is a view of) alive as long as the view.
     private let storage: AnyObject?
 
@@ -165,11 +180,11 @@ final class Memory {
         try self.init(descriptor, at: buffer.pointer + byteOffset, storage: buffer)
     }
 
-    /// A view of part of another memory, `offset` floats in. The descriptor must reach no further than the
+    /// A view of part of another memory, `offset` values in. The descriptor must reach no further than the
     /// memory (oneDNN sizes a part cut from a descriptor as the whole, so this is the caller's to ensure).
     convenience init(_ descriptor: MemoryDescriptor, viewing memory: Memory, offset: Int) throws {
         precondition(offset >= 0 && offset < memory.capacity, "a view outside its memory")
-        try self.init(descriptor, at: UnsafeMutableRawPointer(memory.pointer + offset), storage: memory)
+        try self.init(descriptor, at: memory.address + offset * memory.descriptor.elementSize, storage: memory)
     }
 
     private init(_ descriptor: MemoryDescriptor, at address: UnsafeMutableRawPointer, storage: AnyObject?) throws {
@@ -182,8 +197,7 @@ final class Memory {
         var raw: UnsafeMutableRawPointer?
         try check(dnnl_memory_get_data_handle(handle, &raw), "memory_get_data_handle")
         // oneDNN allocates nothing for an empty descriptor, but an empty memory object is never read.
-        pointer = (raw ?? (storage == nil ? UnsafeMutableRawPointer(bitPattern: 64)! : address))
-            .bindMemory(to: Float.self, capacity: max(1, descriptor.byteCount / 4))
+        self.address = raw ?? (storage == nil ? UnsafeMutableRawPointer(bitPattern: 64)! : address)
     }
 
     /// Runs `body` with a plain-layout memory object over an array's storage, so that reorders write Swift
@@ -209,12 +223,29 @@ final class Memory {
 
     deinit { dnnl_memory_destroy(handle) }
 
-    /// Number of floats in the buffer, padding included.
-    var capacity: Int { descriptor.byteCount / 4 }
+    /// Number of values in the buffer, padding included.
+    var capacity: Int { descriptor.byteCount / descriptor.elementSize }
+
+    var isFloat32: Bool { descriptor.data_type == dnnl_f32 }
+
+    /// The values of a float32 memory.
+    var pointer: UnsafeMutablePointer<Float> {
+        precondition(isFloat32, "reading bfloat16 memory as float32")
+        return address.assumingMemoryBound(to: Float.self)
+    }
 
     var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: capacity) }
 
     func fill(_ value: Float) { buffer.update(repeating: value) }
+
+    /// Sets every byte to zero, which is 0 in either number format.
+    func zero() { address.initializeMemory(as: UInt8.self, repeating: 0, count: descriptor.byteCount) }
+
+    /// Copies the bytes of `other`, a memory of the same size.
+    func copy(from other: Memory) {
+        precondition(other.descriptor.byteCount == descriptor.byteCount)
+        address.copyMemory(from: other.address, byteCount: descriptor.byteCount)
+    }
 
     /// Copies scalars into a plain-layout memory.
     func load(_ scalars: [Float]) {
@@ -353,5 +384,43 @@ enum Scratchpad {
             return buffer!
         }
         return try! Memory(layout, in: storage)
+    }
+}
+
+extension MemoryDescriptor {
+    /// A [rows, columns] matrix whose element (i, j) is `i * rowStride + j * columnStride` values from its start:
+    /// a transposed view is the same storage with the strides swapped.
+    static func matrix(_ rows: Int, _ columns: Int, rowStride: Int, columnStride: Int, _ type: dnnl_data_type_t) -> MemoryDescriptor {
+        var md = dnnl_memory_desc_t()
+        let status = dnnl_memory_desc_init_by_strides(&md, 2, dnnlDims([rows, columns]), type,
+                                                      dnnlDims([rowStride, columnStride]))
+        precondition(status == dnnl_success, "bad matrix descriptor \(rows)x\(columns)")
+        return md
+    }
+}
+
+/// C = alpha · A·B, or C += alpha · A·B, by oneDNN's matmul, for matrices of fixed shapes and strides in any
+/// number format it takes (bf16 sources into a float32 or bf16 destination run on bf16 units where there are
+/// some, accumulating in float32).
+final class MatrixProduct {
+    private let primitive: Primitive
+
+    init(a: MemoryDescriptor, b: MemoryDescriptor, c: MemoryDescriptor, alpha: Float, accumulate: Bool) throws {
+        var src = a, weights = b, dst = c
+        var desc = dnnl_matmul_desc_t()
+        try check(dnnl_matmul_desc_init(&desc, &src, &weights, nil, &dst), "matmul_desc_init")
+        let attributes = try makeAttributes { postOps in
+            if accumulate { try check(dnnl_post_ops_append_sum(postOps, 1), "post_ops_append_sum") }
+        }
+        defer { dnnl_primitive_attr_destroy(attributes) }
+        var scale = alpha
+        try check(dnnl_primitive_attr_set_output_scales(attributes, 1, 0, &scale), "set_output_scales")
+        primitive = try Primitive(desc, attributes: attributes, name: "matmul")
+    }
+
+    var implementation: String { primitive.implementation }
+
+    func callAsFunction(_ a: Memory, _ b: Memory, into c: Memory) {
+        primitive.execute([(STYLIZE_ARG_SRC, a), (STYLIZE_ARG_WEIGHTS, b), (STYLIZE_ARG_DST, c)])
     }
 }

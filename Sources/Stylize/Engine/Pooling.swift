@@ -24,7 +24,7 @@ final class Pooling {
         self.kernel = kernel
         self.sourceLayout = sourceLayout
         var src = sourceLayout
-        var dst = MemoryDescriptor.any(outputShape)
+        var dst = MemoryDescriptor.any(outputShape, sourceLayout.data_type)
         let strides = dnnlDims([stride, stride]), kernels = dnnlDims([kernel, kernel])
         let padding = dnnlDims([0, 0])
         var desc = dnnl_pooling_desc_t()

@@ -27,17 +27,19 @@ final class ReLUBackward {
 }
 
 /// ReLU's backward pass from a bit mask of where its output was positive. Keeping a bit per value instead
-/// of the float output lets the next layers overwrite the output, so VGG19 needs two activation buffers in
+/// of the output lets the next layers overwrite the output, so VGG19 needs two activation buffers in
 /// all rather than one per layer. Elementwise, so it works in any layout, padding included (oneDNN's buffers
-/// are whole 64-byte lines, so the capacity is a multiple of 16 floats).
+/// are whole 64-byte lines: 16 float32 or 32 bf16 values), and in either precision: a bf16 value is the top
+/// half of a float32, so both are positive exactly when their sign bit is clear and some other bit is set.
 struct ReLUMask {
     private var bits: [UInt16]
     let capacity: Int
     /// Bit i of a 16-value group.
-    private static let lanes = SIMD16<UInt32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+    private static let lanes = SIMD16<UInt16>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+    private static let shifts = SIMD16<UInt16>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
     init(capacity: Int) {
-        precondition(capacity % 16 == 0, "a ReLU mask covers whole groups of 16 floats")
+        precondition(capacity % 16 == 0, "a ReLU mask covers whole groups of 16 values")
         self.capacity = capacity
         bits = [UInt16](repeating: 0, count: capacity / 16)
     }
@@ -45,14 +47,31 @@ struct ReLUMask {
     mutating func record(_ output: Memory) {
         precondition(output.capacity == capacity)
         let groups = capacity / 16
-        output.pointer.withMemoryRebound(to: SIMD16<Float>.self, capacity: groups) { values in
-            bits.withUnsafeMutableBufferPointer { bits in
-                inParallel(groups) { range in
-                    for g in range {
-                        bits[g] = UInt16(SIMD16<UInt32>().replacing(with: Self.lanes, where: values[g] .> 0).wrappedSum())
-                    }
+        nonisolated(unsafe) let address = output.address
+        let isFloat32 = output.isFloat32
+        bits.withUnsafeMutableBufferPointer { bits in
+            inParallel(groups) { range in
+                if isFloat32 {
+                    Self.record(address.assumingMemoryBound(to: SIMD16<UInt32>.self), range, into: bits)
+                } else {
+                    Self.record(address.assumingMemoryBound(to: SIMD16<UInt16>.self), range, into: bits)
                 }
             }
+        }
+    }
+
+    /// Each group's bits from the values' bit patterns u, by integer arithmetic that vectorises (comparisons and
+    /// masks did not): with s the sign bit, u > 0 as a number exactly when u + (s - 1) carries into the sign bit
+    /// and u's own sign bit is clear.
+    private static func record<Lanes: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
+        _ values: UnsafeMutablePointer<SIMD16<Lanes>>, _ range: Range<Int>, into bits: UnsafeMutableBufferPointer<UInt16>) {
+        let top = Lanes(Lanes.bitWidth - 1)
+        let belowSign = SIMD16<Lanes>(repeating: (1 << top) - 1)
+        let shifts = SIMD16<Lanes>(truncatingIfNeeded: Self.shifts)
+        for g in range {
+            let u = values[g]
+            let positive = ((u &+ belowSign) & ~u) &>> top
+            bits[g] = UInt16(truncatingIfNeeded: (positive &<< shifts).wrappedSum())
         }
     }
 
@@ -62,19 +81,26 @@ struct ReLUMask {
     func apply(to gradient: Memory) {
         precondition(gradient.capacity == capacity)
         let groups = capacity / 16
-        gradient.pointer.withMemoryRebound(to: SIMD16<UInt32>.self, capacity: groups) { values in
-            bits.withUnsafeBufferPointer { bits in
-                inParallel(groups) { range in
-                    for g in range {
-                        let bit = (SIMD16<UInt32>(repeating: UInt32(bits[g])) &>> Self.shifts) & 1
-                        values[g] &= 0 &- bit
-                    }
+        if gradient.isFloat32 {
+            apply(gradient.address.assumingMemoryBound(to: SIMD16<UInt32>.self), groups: groups)
+        } else {
+            apply(gradient.address.assumingMemoryBound(to: SIMD16<UInt16>.self), groups: groups)
+        }
+    }
+
+    private func apply<Lanes: FixedWidthInteger & UnsignedInteger>(_ values: UnsafeMutablePointer<SIMD16<Lanes>>, groups: Int)
+        where Lanes: SIMDScalar {
+        nonisolated(unsafe) let values = values
+        let shifts = SIMD16<Lanes>(truncatingIfNeeded: Self.shifts)
+        bits.withUnsafeBufferPointer { bits in
+            inParallel(groups) { range in
+                for g in range {
+                    let bit = (SIMD16<Lanes>(repeating: Lanes(bits[g])) &>> shifts) & 1
+                    values[g] &= 0 &- bit
                 }
             }
         }
     }
-
-    private static let shifts = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 }
 
 /// Splits 0..<count into one contiguous range per thread, for the few elementwise loops done outside oneDNN.

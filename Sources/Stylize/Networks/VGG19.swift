@@ -83,6 +83,8 @@ public final class VGG19Features {
     public let height: Int
     public let width: Int
     public let layers: [String]
+    /// The format the convolutions run in: fp32 or bf16, never auto.
+    public let precision: Precision
     private let stages: [Stage]
     /// Stage i's output (and, in backward, the gradient with respect to it) lives at the start of the network's
     /// one buffer (the arena) for odd i, at its end for even i; the image's gradient at the start.
@@ -107,13 +109,18 @@ public final class VGG19Features {
     /// - Parameters:
     ///   - deepest: the deepest ReLU layer anyone will ask for; the network stops there.
     ///   - algorithm: `.auto` measures direct and Winograd convolution once per layer shape and keeps the faster.
+    ///   - precision: `.auto` measures the layers' float32 and bf16 kernels and runs the whole network in bf16 when
+    ///     that is faster here (`Precision.choice`); the network has one format throughout, so that no layer
+    ///     boundary needs a conversion.
     public init(_ network: VGG19, height: Int, width: Int, deepest: String, pooling: PoolingKind = .max,
-                algorithm: ConvolutionAlgorithm = .direct) throws {
+                algorithm: ConvolutionAlgorithm = .direct, precision: Precision = .fp32) throws {
         guard let depth = VGG19.reluLayers.firstIndex(of: deepest) else {
             throw EngineError(description: "unknown VGG19 layer \(deepest)")
         }
         self.height = height
         self.width = width
+        let precision = try Self.resolve(precision, network, height: height, width: width, depth: depth, algorithm: algorithm)
+        self.precision = precision
         var stages: [Stage] = []
         var shape = [1, 3, height, width]
         var layout: MemoryDescriptor? = nil
@@ -123,7 +130,8 @@ public final class VGG19Features {
                 let name = "conv\(block + 1)_\(index)"
                 let convolution = try Convolution.make(inputShape: shape, weights: network.parameters["\(name).weight"]!,
                                                        bias: network.parameters["\(name).bias"]!, padding: 1,
-                                                       fusedReLU: true, algorithm: algorithm, sourceLayout: layout)
+                                                       fusedReLU: true, algorithm: algorithm, precision: precision,
+                                                       sourceLayout: layout)
                 let relu = "relu\(block + 1)_\(index)"
                 stages.append(.convolution(convolution, name: relu))
                 stageOfLayer[relu] = stages.count - 1
@@ -147,7 +155,7 @@ public final class VGG19Features {
             switch stage {
             case .convolution(let convolution, let name):
                 layouts.append(convolution.destinationLayout)
-                masks[index] = ReLUMask(capacity: convolution.destinationLayout.byteCount / 4)
+                masks[index] = ReLUMask(capacity: convolution.destinationLayout.byteCount / convolution.destinationLayout.elementSize)
                 if index > 0, try !convolution.inputGradientLayout().sameLayout(as: layouts[layouts.count - 2]) {
                     throw EngineError(description: "oneDNN chose different layouts below \(name) forward and backward")
                 }
@@ -195,6 +203,37 @@ public final class VGG19Features {
         fromNetworkInput = try Reorder(from: inputGradient.descriptor, to: plainInput)
     }
 
+    /// The convolutions' input shapes down to layer `depth` (an index into `VGG19.reluLayers`), in order, with
+    /// their parameters' names: the plan that `init` builds and that `auto` precision measures.
+    static func convolutionShapes(height: Int, width: Int, depth: Int) -> [(name: String, inputShape: [Int])] {
+        var shapes: [(String, [Int])] = []
+        var (channels, h, w) = (3, height, width)
+        for (block, spec) in VGG19.blocks.enumerated() {
+            for index in 1...spec.convolutions where shapes.count <= depth {
+                shapes.append(("conv\(block + 1)_\(index)", [1, channels, h, w]))
+                channels = spec.channels
+            }
+            (h, w) = (h / 2, w / 2)
+        }
+        return shapes
+    }
+
+    /// `auto` made concrete: float32 or bf16 for the whole network, from each layer's measured kernels.
+    private static func resolve(_ precision: Precision, _ network: VGG19, height: Int, width: Int, depth: Int,
+                                algorithm: ConvolutionAlgorithm) throws -> Precision {
+        guard precision == .auto else { return precision }
+        guard Precision.cpuHasNativeBF16 else { return .fp32 }
+        var fp32 = 0.0, bf16 = 0.0
+        for (name, shape) in convolutionShapes(height: height, width: width, depth: depth) {
+            let seconds = try Convolution.secondsPerStep(inputShape: shape, weights: network.parameters["\(name).weight"]!,
+                                                         bias: network.parameters["\(name).bias"]!, padding: 1,
+                                                         fusedReLU: true, algorithm: algorithm)
+            fp32 += seconds.fp32
+            bf16 += seconds.bf16
+        }
+        return Precision.choice(nativeBF16: true, fp32Seconds: fp32, bf16Seconds: bf16)
+    }
+
     /// Which oneDNN kernels run, for logs and benchmarks.
     public var implementations: [String] {
         stages.compactMap { if case .convolution(let c, let name) = $0 { "\(name): \(c.implementation)" } else { nil } }
@@ -215,7 +254,7 @@ public final class VGG19Features {
             keptStages = stages
         }
         try run(image, stopping: stages) { index, _ in
-            kept[index]?.pointer.update(from: outputs[index].pointer, count: outputs[index].capacity)
+            kept[index]?.copy(from: outputs[index])
         }
     }
 
@@ -270,7 +309,7 @@ public final class VGG19Features {
         let wanted = Set(try layers.map(stage(of:)))
         var gradient = [Float](repeating: 0, count: 3 * height * width)
         guard let top = wanted.max() else { return Tensor(shape: [3, height, width], scalars: gradient) }
-        outputs[top].fill(0)
+        outputs[top].zero()
         for (index, stage) in stages.enumerated().reversed() where index <= top {
             let below = index == 0 ? inputGradient : outputs[index - 1]
             switch stage {

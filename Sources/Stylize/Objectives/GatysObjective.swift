@@ -18,6 +18,8 @@ public struct ObjectiveSettings: Sendable {
     public var styleLayers: [WeightedLayer] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"].map { WeightedLayer($0) }
     public var pooling: PoolingKind = .max
     public var algorithm: ConvolutionAlgorithm = .auto
+    /// bf16 where this CPU runs it natively and faster (`auto`), or always float32 / bf16.
+    public var precision: Precision = .auto
 
     public init() {}
 
@@ -102,7 +104,8 @@ public final class GatysObjective {
             }
         }
         network = try VGG19Features(vgg, height: height, width: width, deepest: settings.deepestLayer,
-                                    pooling: settings.pooling, algorithm: settings.algorithm)
+                                    pooling: settings.pooling, algorithm: settings.algorithm,
+                                    precision: settings.precision)
         // The content targets in the order the feature maps give their bands.
         var targets: [String: Tensor] = [:]
         try network.forward(content, visiting: Set(settings.contentLayers.map(\.name))) { targets[$0] = try $1.positionMajor() }
@@ -153,7 +156,8 @@ public final class GatysObjective {
         let bySize = Dictionary(grouping: styles.indices) { [styles[$0].shape[1], styles[$0].shape[2]] }
         for (size, indices) in bySize {
             let network = try VGG19Features(vgg, height: size[0], width: size[1], deepest: deepest,
-                                            pooling: settings.pooling, algorithm: settings.algorithm)
+                                            pooling: settings.pooling, algorithm: settings.algorithm,
+                                    precision: settings.precision)
             for index in indices {
                 try network.forward(styles[index], visiting: Set(settings.styleLayers.map(\.name))) {
                     grams[index][$0] = try GramMatrix.of($1)
@@ -164,6 +168,9 @@ public final class GatysObjective {
     }
 
     public var implementations: [String] { network.implementations }
+
+    /// The format VGG19 runs in (`auto` resolved).
+    public var precision: Precision { network.precision }
 
     /// The objective and its gradient with respect to x (preprocessed, [3, H, W]): one forward and one
     /// backward pass through VGG19.

@@ -67,8 +67,9 @@ extension GramMatrix {
     /// G = Σ over bands of Bᵀ B, B the band's position-major features [positions, C] (times the mask).
     public static func of(_ features: FeatureMap, mask: StyleMask? = nil) throws -> Tensor {
         let c = features.channels
-        var gram = [Float](repeating: 0, count: c * c)
         let scale = normalization(features, mask)
+        if mask == nil, let gram = try features.gramProduct(scale: scale) { return gram }
+        var gram = [Float](repeating: 0, count: c * c)
         if scale > 0 {
             for rows in features.bands {
                 let band = try masked(features.band(rows), rows: rows, of: features, by: mask)
@@ -85,6 +86,7 @@ extension GramMatrix {
         let c = features.channels
         let scale = 2 * normalization(features, mask)
         guard scale > 0 else { return }
+        if mask == nil, try features.addProduct(times: gramGradient, scale: scale, into: gradient) { return }
         for rows in features.bands {
             let band = try masked(features.band(rows), rows: rows, of: features, by: mask)
             let bandGradient = product(band.scalars, gramGradient.scalars, m: band.shape[0], n: c, k: c, alpha: scale)
