@@ -74,8 +74,10 @@ extension MemoryDescriptor {
         return make(dims, tag: tags[dims.count]!, type: dnnl_f32)
     }
 
-    /// float32 [N, C, H, W] stored position-major (oneDNN's nhwc): each position's channels side by side.
-    static func positionMajor(_ dims: [Int]) -> MemoryDescriptor { make(dims, tag: dnnl_acdb, type: dnnl_f32) }
+    /// [N, C, H, W] stored position-major (oneDNN's nhwc): each position's channels side by side.
+    static func positionMajor(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDescriptor {
+        make(dims, tag: dnnl_acdb, type: type)
+    }
 
     /// A descriptor that lets the primitive choose its preferred (usually channel-blocked) layout.
     static func any(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDescriptor {

@@ -1,0 +1,174 @@
+import Foundation
+import XCTest
+@testable import Stylize
+
+/// bf16 against float32, layer by layer and for the whole Gatys pass. bf16 keeps 8 bits of mantissa, so values
+/// agree to about 1e-2 relative; sums stay float32 and do not drift further.
+final class PrecisionTests: XCTestCase {
+    var random = SeededGenerator(seed: 11)
+
+    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
+        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
+    }
+
+    /// ‖a − b‖ / ‖b‖: the error of a whole tensor, which single values near zero do not dominate.
+    func assertRelativeNorm(_ a: [Float], _ b: [Float], _ tolerance: Double, _ what: String,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.count, b.count, what, file: file, line: line)
+        let difference = zip(a, b).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }.squareRoot()
+        let norm = b.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot()
+        XCTAssertGreaterThan(norm, 0, "\(what): a zero reference proves nothing", file: file, line: line)
+        XCTAssertLessThanOrEqual(difference / norm, tolerance, "\(what): relative error \(difference / norm)", file: file, line: line)
+    }
+
+    /// A convolution's forward pass, backward-data and backward-weights in one precision. Without the ReLU: a value
+    /// near zero may fall on either side of it in the two formats, and its gradient is then all there or all gone,
+    /// which says nothing about the kernels (`testGatysPassInBF16MatchesFloat32` sees that effect as a whole).
+    func convolution(_ precision: Precision, input: Tensor, weights: Tensor, bias: Tensor, outputGradient: Tensor)
+        throws -> (output: [Float], input: [Float], weights: [Float], bias: [Float]) {
+        let conv = try Convolution(inputShape: input.shape, weights: weights, bias: bias, padding: 1, fusedReLU: false,
+                                   precision: precision)
+        func toEngine(_ tensor: Tensor, _ layout: MemoryDescriptor) throws -> Memory {
+            let memory = try Memory(layout)
+            try Memory.viewing(tensor.scalars, as: tensor.shape) { try Reorder(from: $0.descriptor, to: layout)($0, into: memory) }
+            return memory
+        }
+        func toPlain(_ memory: Memory, _ shape: [Int]) throws -> [Float] {
+            var scalars = [Float](repeating: 0, count: shape.reduce(1, *))
+            try Memory.viewing(&scalars, as: shape) { try Reorder(from: memory.descriptor, to: $0.descriptor)(memory, into: $0) }
+            return scalars
+        }
+        let source = try toEngine(input, conv.sourceLayout)
+        let output = try conv.makeOutput()
+        conv.forward(source, into: output)
+        let gradient = try toEngine(outputGradient, conv.destinationLayout)
+        let inputGradient = try Memory(conv.inputGradientLayout())
+        try conv.backwardData(gradient, into: inputGradient)
+        let (dW, dB) = try conv.backwardWeights(source: source, outputGradient: gradient)
+        return (try toPlain(output, conv.outputShape), try toPlain(inputGradient, input.shape), dW.scalars, dB.scalars)
+    }
+
+    func testConvolutionInBF16MatchesFloat32() throws {
+        for (channels, outputs) in [(3, 16), (16, 32), (32, 16)] {
+            let input = randomTensor([1, channels, 12, 10], scale: 2)
+            let weights = randomTensor([outputs, channels, 3, 3], scale: 0.3), bias = randomTensor([outputs], scale: 0.1)
+            let outputGradient = randomTensor([1, outputs, 12, 10])
+            let fp32 = try convolution(.fp32, input: input, weights: weights, bias: bias, outputGradient: outputGradient)
+            let bf16 = try convolution(.bf16, input: input, weights: weights, bias: bias, outputGradient: outputGradient)
+            let what = "\(channels) -> \(outputs) channels"
+            assertRelativeNorm(bf16.output, fp32.output, 1e-2, "\(what): forward")
+            assertRelativeNorm(bf16.input, fp32.input, 2e-2, "\(what): backward to the input")
+            assertRelativeNorm(bf16.weights, fp32.weights, 2e-2, "\(what): backward to the weights")
+            assertRelativeNorm(bf16.bias, fp32.bias, 2e-2, "\(what): backward to the bias")
+        }
+    }
+
+    /// The mask is taken from the values' bit patterns: check it against a plain comparison in both formats, with
+    /// signed zeros, the smallest values and padding-sized groups.
+    func testReLUMaskMatchesComparisonInBothFormats() throws {
+        var values = (0..<96).map { _ in random.uniform(-1, 1) }
+        values[0] = 0; values[1] = -0.0; values[2] = .leastNonzeroMagnitude; values[3] = -.leastNonzeroMagnitude
+        values[4] = 1e-38; values[5] = -1e-38; values[6] = .greatestFiniteMagnitude; values[7] = -.infinity
+        let gradient = (0..<96).map { _ in random.uniform(1, 2) }
+        for precision in [Precision.fp32, .bf16] {
+            // A plain memory of the format, filled by a reorder from float32.
+            let plain = MemoryDescriptor.matrix(96, 1, rowStride: 1, columnStride: 1, precision.dataType)
+            let output = try Memory(plain), gradientMemory = try Memory(plain)
+            try Memory.viewing(values, as: [96, 1]) { try Reorder(from: $0.descriptor, to: plain)($0, into: output) }
+            try Memory.viewing(gradient, as: [96, 1]) { try Reorder(from: $0.descriptor, to: plain)($0, into: gradientMemory) }
+            func read(_ memory: Memory) throws -> [Float] {
+                var scalars = [Float](repeating: .nan, count: 96)
+                try Memory.viewing(&scalars, as: [96, 1]) { try Reorder(from: plain, to: $0.descriptor)(memory, into: $0) }
+                return scalars
+            }
+            // As stored: bf16 rounds the values (the tiniest float32 ones to zero) and the gradient.
+            let (stored, before) = (try read(output), try read(gradientMemory))
+            var mask = ReLUMask(capacity: 96)
+            mask.record(output)
+            mask.apply(to: gradientMemory)
+            let result = try read(gradientMemory)
+            XCTAssertGreaterThan(stored.filter { $0 > 0 }.count, 30, "a mix of signs")
+            for i in 0..<96 {
+                XCTAssertEqual(result[i], stored[i] > 0 ? before[i] : 0, "\(precision) value \(i): \(values[i]) stored as \(stored[i])")
+            }
+        }
+    }
+
+    /// VGG19 in bf16 (its convolutions, pooling, masks and, where the layout allows, Gram products in place) against
+    /// float32, through the fast path the objective uses: features kept, losses taken as the backward pass passes.
+    func testGatysPassInBF16MatchesFloat32() throws {
+        let (height, width) = (24, 32)
+        let style = randomTensor([3, height, width], scale: 100), content = randomTensor([3, height, width], scale: 100)
+        let x = randomTensor([3, height, width], scale: 100)
+        var settings = ObjectiveSettings()
+        settings.algorithm = .direct
+        var results: [Precision: (terms: ObjectiveTerms, gradient: Tensor)] = [:]
+        for precision in [Precision.fp32, .bf16] {
+            settings.precision = precision
+            let grams = try GatysObjective.styleTargets(vgg: VGG19ReferenceTests.vgg, style: style, settings: settings)
+            let objective = try GatysObjective(vgg: VGG19ReferenceTests.vgg, content: content, styleGrams: grams, settings: settings)
+            XCTAssertEqual(objective.precision, precision)
+            results[precision] = try objective.evaluate(x)
+        }
+        let (fp32, bf16) = (results[.fp32]!, results[.bf16]!)
+        XCTAssertEqual(bf16.terms.content, fp32.terms.content, accuracy: 2e-2 * fp32.terms.content)
+        for (layer, value) in fp32.terms.styleByLayer {
+            XCTAssertEqual(bf16.terms.styleByLayer[layer]!, value, accuracy: 3e-2 * value, "style at \(layer)")
+        }
+        XCTAssertEqual(bf16.terms.total, fp32.terms.total, accuracy: 2e-2 * fp32.terms.total)
+        // Looser than the losses: every ReLU output near zero that rounds to the other side passes all or none of
+        // its gradient (PyTorch's autocast does the same).
+        assertRelativeNorm(bf16.gradient.scalars, fp32.gradient.scalars, 8e-2, "gradient at the image")
+    }
+
+    /// The Gram products taken in place on a bf16 position-major map (on AMX machines oneDNN picks that layout)
+    /// against the float32 band-by-band products of the same map read as float32.
+    func testInPlaceGramProductsMatchBandProducts() throws {
+        let (c, height, width) = (32, 6, 10)
+        let positionMajor = MemoryDescriptor.matrix(height * width, c, rowStride: c, columnStride: 1, Precision.bf16.dataType)
+        // The same storage as a [1, C, H, W] nhwc descriptor, which is what FeatureMap is given.
+        let nhwc = MemoryDescriptor.positionMajor([1, c, height, width], Precision.bf16.dataType)
+        XCTAssertTrue(nhwc.isPositionMajor)
+        let reorders = BandReorders(layout: nhwc, bandBytes: 4 * c * width * 2)
+        let features = randomTensor([height * width, c], scale: 3)
+        let map = FeatureMap(try Memory(nhwc), reorders: reorders)
+        try Memory.viewing(features.scalars, as: [height * width, c]) {
+            try Reorder(from: $0.descriptor, to: positionMajor)($0, into: Memory(positionMajor, viewing: map.memory, offset: 0))
+        }
+        let stored = try map.positionMajor()
+
+        let inPlace = try XCTUnwrap(try map.gramProduct(scale: 0.5))
+        var expected = [Float](repeating: 0, count: c * c)
+        gemm(stored.scalars, transposed: true, stored.scalars, m: c, n: c, k: height * width, alpha: 0.5, into: &expected)
+        assertRelativeNorm(inPlace.scalars, expected, 1e-5, "G = s FᵀF: bf16 products are exact, sums float32")
+
+        let matrix = randomTensor([c, c])
+        let symmetric = Tensor(shape: [c, c], scalars: (0..<(c * c)).map { matrix.scalars[$0] + matrix.scalars[($0 % c) * c + $0 / c] })
+        let gradient = FeatureMap(try Memory(nhwc), reorders: reorders)
+        gradient.memory.zero()
+        XCTAssertTrue(try map.addProduct(times: symmetric, scale: 0.25, into: gradient))
+        XCTAssertTrue(try map.addProduct(times: symmetric, scale: 0.25, into: gradient), "accumulates")
+        let product = product(stored.scalars, symmetric.scalars, m: height * width, n: c, k: c, alpha: 0.5)
+        assertRelativeNorm(try gradient.positionMajor().scalars, product, 1e-2, "dF += s F M, twice")
+    }
+
+    /// `auto` never picks bf16 where the CPU has no native bf16 units, and picks it elsewhere only when it measures
+    /// clearly faster.
+    func testAutoFallsBackToFloat32WithoutNativeBF16() {
+        XCTAssertEqual(Precision.choice(nativeBF16: false, fp32Seconds: 1, bf16Seconds: 0.1), .fp32)
+        XCTAssertEqual(Precision.choice(nativeBF16: true, fp32Seconds: 1, bf16Seconds: 0.5), .bf16)
+        XCTAssertEqual(Precision.choice(nativeBF16: true, fp32Seconds: 1, bf16Seconds: 0.95), .fp32, "a near tie stays float32")
+        XCTAssertEqual(Precision.choice(nativeBF16: true, fp32Seconds: 1, bf16Seconds: .infinity), .fp32, "no bf16 kernel")
+    }
+
+    /// A timings file from another CPU is not trusted: its entries are keyed by the CPU that measured them.
+    func testMeasurementsFromAnotherCPUAreIgnored() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("timings-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let key = "[1, 7, 5, 5] [7, 7, 3, 3] s1 p1"
+        let foreign = ["\(key) t\(DNNL.threads) \(Precision.dispatchedISA) Some Other CPU": ["direct": 1.0, "bf16": 0.001]]
+        try JSONSerialization.data(withJSONObject: foreign).write(to: file)
+        MeasuredKernels.keep(in: file)
+        XCTAssertTrue(MeasuredKernels.lookup(key).isEmpty)
+    }
+}
