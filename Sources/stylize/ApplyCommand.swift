@@ -35,7 +35,8 @@ struct ApplyCommand: ParsableCommand {
         try runReportingErrors {
             machine.configure()
             let files = try images.files()
-            let stylizer = FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network, margin: margin)
+            let stylizer = FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network, margin: margin,
+                                              precision: machine.precision)
             for (file, destination) in files {
                 try ImageIO.checkWritable(destination)
                 var image = try images.read(file)

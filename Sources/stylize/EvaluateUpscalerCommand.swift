@@ -46,7 +46,7 @@ struct EvaluateUpscalerCommand: ParsableCommand {
             if let limit { files = Array(files.prefix(limit)) }
             let photos = try files.map { (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try ImageIO.read($0)) }
             print("photo\tnet PSNR\tbicubic PSNR\tgain dB\tnet SSIM\tbicubic SSIM")
-            let evaluation = try UpscalerEvaluation(upscaler: Upscaler(network: network), photos: photos) { row, truth, upscaled, bicubic in
+            let evaluation = try UpscalerEvaluation(upscaler: Upscaler(network: network, precision: machine.precision), photos: photos) { row, truth, upscaled, bicubic in
                 print(Self.line(row.name, row.network, row.bicubic))
                 if let saveDir {
                     let base = URL(fileURLWithPath: saveDir).appendingPathComponent(row.name).path

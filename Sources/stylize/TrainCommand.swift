@@ -108,20 +108,23 @@ struct TrainCommand: ParsableCommand {
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
-                                                   photos: photoSet, checkpoint: saved)
-            if !machine.quiet { stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps)") }
+                                                   photos: photoSet, checkpoint: saved, precision: machine.precision)
+            if !machine.quiet {
+                stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps), in \(training.precision)")
+            }
 
             func save() throws {
                 try training.checkpoint.write(to: saving.checkpointURL)
                 try training.model.write(to: saving.outputURL)
                 if let previewImage {
-                    try ImageIO.write(try FeedForwardStylizer(network: training.network).stylize(previewImage), to: previewPath)
+                    try ImageIO.write(try FeedForwardStylizer(network: training.network, precision: machine.precision).stylize(previewImage), to: previewPath)
                 }
             }
 
             try saving.loop(steps: settings.steps, batch: settings.batch, quiet: machine.quiet).run(from: training.step, trainStep: {
                 let terms = try training.trainStep()
-                return (training.step, [("content", terms.content), ("style", terms.style), ("tv", terms.tv), ("total", terms.total)],
+                return (training.step, [("content", terms.content), ("style", terms.style), ("tv", terms.tv), ("total", terms.total),
+                                        ("precision", training.precision)],
                         String(format: "loss %.4g", terms.total))
             }, save: save)
             if !machine.quiet { stderr("wrote \(saving.output)") }

@@ -99,13 +99,14 @@ struct TrainUpscalerCommand: ParsableCommand {
             let start = try startFrom.map { try UpscalerModel(contentsOf: URL(fileURLWithPath: $0)).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
             let training = try UpscalerTraining(settings: settings, photos: patches,
-                                                vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start)
+                                                vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start,
+                                                precision: machine.precision)
             if !machine.quiet {
-                stderr("training the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos from step \(training.step) to \(settings.steps)")
+                stderr("training the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos from step \(training.step) to \(settings.steps), in \(training.precision)")
             }
             try saving.loop(steps: settings.steps, batch: settings.batch, quiet: machine.quiet).run(from: training.step, trainStep: {
                 let terms = try training.trainStep()
-                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("bicubic_psnr", terms.bicubicPSNR), ("feature", terms.feature), ("tv", terms.tv), ("total", terms.total)],
+                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("bicubic_psnr", terms.bicubicPSNR), ("feature", terms.feature), ("tv", terms.tv), ("total", terms.total), ("precision", training.precision)],
                         String(format: "loss %.4g psnr %+.2f dB over bicubic", terms.total, terms.psnr - terms.bicubicPSNR))
             }, save: {
                 try training.checkpoint.write(to: saving.checkpointURL)

@@ -97,9 +97,6 @@ struct TransferCommand: ParsableCommand {
     @Option(help: "Convolution algorithm: direct, winograd (faster, about 1e-4 relative error), or auto: measure both once per layer shape on this machine, keep the faster, and remember it in the cache directory.")
     var convolution = ConvolutionAlgorithm.auto
 
-    @Option(help: "Number format of VGG19's convolutions: fp32, bf16 (several times faster on CPUs with bf16 units such as Intel AMX, about 3 significant digits), or auto: bf16 where this CPU runs it natively and it measures faster, else fp32.")
-    var precision = Precision.auto
-
     @Option(help: "Also write OUT-<iteration>.png every N iterations (0: never).")
     var saveEvery = 0
 
@@ -133,7 +130,6 @@ struct TransferCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             machine.configure()
-            MeasuredKernels.keep(in: VGG19Weights.cacheDirectory().appendingPathComponent(MeasuredKernels.fileName))
             var settings = TransferSettings()
             settings.objective.contentWeight = contentWeight
             settings.objective.styleWeight = styleWeight
@@ -142,7 +138,7 @@ struct TransferCommand: ParsableCommand {
             settings.objective.styleLayers = try parseLayers(styleLayers, flag: "--style-layers")
             settings.objective.pooling = pooling
             settings.objective.algorithm = convolution
-            settings.objective.precision = precision
+            settings.objective.precision = machine.precision
             try settings.objective.validate()
             settings.iterations = iterations
             settings.optimizer = optimizer
@@ -191,6 +187,7 @@ struct TransferCommand: ParsableCommand {
                 var fields: [(String, Any)] = [("iteration", progress.iteration), ("content", t.content), ("style", t.style),
                                                ("tv", t.tv), ("total", t.total), ("seconds", seconds)]
                 if stages.count > 1 { fields.insert(("stage", stage + 1), at: 0) }
+                if progress.iteration == 0 { fields.append(("precision", progress.precision.rawValue)) }
                 logFile?.write(fields)
                 if progress.iteration > 0 { done += 1 }
                 let detail = String(format: "loss %.4g", t.total) + (stages.count > 1 ? " (stage \(stage + 1)/\(stages.count))" : "")

@@ -62,7 +62,7 @@ struct UpscaleCommand: ParsableCommand {
     }
 
     private func loadUpscaler() throws -> Upscaler {
-        Upscaler(network: try Self.network(model: model, scale: scale), tile: tile)
+        Upscaler(network: try Self.network(model: model, scale: scale), tile: tile, precision: machine.precision)
     }
 
     /// --model (a file or a bundled name), or the bundled xN for --scale N (4 if neither is given); a model of

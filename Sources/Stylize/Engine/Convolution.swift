@@ -250,7 +250,7 @@ extension Convolution {
         var seconds = MeasuredKernels.lookup(key)
         for kernel in kernels where seconds[kernel] == nil {
             let (algorithm, precision): (ConvolutionAlgorithm, Precision) = switch kernel {
-            case .direct: (.direct, .fp32)
+            case .direct, .fp32: (.direct, .fp32)
             case .winograd: (.winograd, .fp32)
             case .bf16: (.direct, .bf16)
             }
@@ -290,7 +290,9 @@ extension Convolution {
 /// CPU, instruction set and thread count that measured it, which are part of its key, so a file copied to
 /// another machine is not trusted.
 public enum MeasuredKernels {
-    enum Kernel: String, CaseIterable { case direct, winograd, bf16 }
+    /// A convolution's float32 direct or Winograd kernel, or its bf16 one; for a whole network (`CompiledNetwork`),
+    /// fp32 or bf16.
+    enum Kernel: String, CaseIterable { case direct, winograd, bf16, fp32 }
 
     private static let state = Mutex<(file: URL?, seconds: [String: [String: Double]])>((nil, [:]))
 

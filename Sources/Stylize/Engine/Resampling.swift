@@ -16,7 +16,7 @@ final class NearestUpsampling {
         self.sourceLayout = sourceLayout
         var src = sourceLayout
         // Left to oneDNN, which gives the input's layout: the convolution after it wants what the one before made.
-        var dst = MemoryDescriptor.any(outputShape)
+        var dst = MemoryDescriptor.any(outputShape, sourceLayout.data_type)
         let factors: [Float] = [2, 2]
         var desc = dnnl_resampling_desc_t()
         try check(dnnl_resampling_forward_desc_init(&desc, dnnl_forward_training, dnnl_resampling_nearest, factors,

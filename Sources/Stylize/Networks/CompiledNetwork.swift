@@ -10,6 +10,9 @@ final class CompiledNetwork {
 
     let inputShape: [Int]
     let outputShape: [Int]
+    /// The format the convolutions and the layers between them run in: fp32 or bf16. Input, output, gradients
+    /// handed in and out and the parameters' gradients are float32 either way.
+    let precision: Precision
     private let stages: [Stage]
     private let parameterShapes: [String: [Int]]
     private let plainInput: Memory
@@ -22,8 +25,9 @@ final class CompiledNetwork {
     /// Each stage's input in the last forward pass, for the backward pass.
     private var stageInputs: [Memory] = []
 
-    init(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int]) throws {
+    init(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int], precision: Precision = .fp32) throws {
         self.inputShape = inputShape
+        self.precision = precision
         var stages: [Stage] = []
         var shape = inputShape
         var layout: MemoryDescriptor? = nil
@@ -31,12 +35,14 @@ final class CompiledNetwork {
         for spec in layers {
             if spec.residual != nil {
                 guard let first = pendingResidual else { pendingResidual = spec; continue }
-                let block = try ResidualBlock(first: first, second: spec, shape: shape, layout: layout!, parameters: parameters)
+                let block = try ResidualBlock(first: first, second: spec, shape: shape, layout: layout!, parameters: parameters,
+                                              precision: precision)
                 stages.append(.residual(block))
                 pendingResidual = nil
                 continue
             }
-            let block = try ConvolutionBlock(spec, inputShape: shape, inputLayout: layout, parameters: parameters)
+            let block = try ConvolutionBlock(spec, inputShape: shape, inputLayout: layout, parameters: parameters,
+                                             precision: precision)
             stages.append(.convolution(block))
             (shape, layout) = (block.outputShape, block.outputLayout)
         }
@@ -53,6 +59,45 @@ final class CompiledNetwork {
         fromOutput = try Reorder(from: last.outputLayout, to: .plain(outputShape))
         toOutputGradient = try Reorder(from: .plain(outputShape), to: last.outputLayout)
         outputGradient = try Memory(last.outputLayout)
+    }
+
+    /// The network compiled in `precision`; `auto` compiles it in both formats the first time it meets this network
+    /// and shape on this machine, times a pass through each (forward, and backward too when `training`), and keeps
+    /// the faster by `Precision.choice`'s rule. The times are remembered with the convolutions' (`MeasuredKernels`).
+    static func make(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int], precision: Precision,
+                     training: Bool) throws -> CompiledNetwork {
+        func build(_ precision: Precision) throws -> CompiledNetwork {
+            try CompiledNetwork(layers, parameters: parameters, inputShape: inputShape, precision: precision)
+        }
+        guard precision == .auto else { return try build(precision) }
+        guard Precision.cpuHasNativeBF16 else { return try build(.fp32) }
+        let key = "network \(layers.fingerprint) \(inputShape) \(training ? "training" : "forward")"
+        var seconds = MeasuredKernels.lookup(key)
+        var built: [Precision: CompiledNetwork] = [:]
+        for (kernel, format) in [(MeasuredKernels.Kernel.fp32, Precision.fp32), (.bf16, .bf16)] where seconds[kernel] == nil {
+            let network = try build(format)
+            seconds[kernel] = network.secondsPerPass(training: training)
+            built[format] = network
+        }
+        MeasuredKernels.record(key, seconds)
+        let choice = Precision.choice(nativeBF16: true, fp32Seconds: seconds[.fp32]!, bf16Seconds: seconds[.bf16]!)
+        return try built[choice] ?? build(choice)
+    }
+
+    /// Best of two passes on a fixed pattern, after one that compiles and touches everything.
+    private func secondsPerPass(training: Bool) -> Double {
+        let count = inputShape.reduce(1, *), outputCount = outputShape.reduce(1, *)
+        let input = (0..<count).map { Float($0 % 255) / 255 }
+        let gradient = (0..<outputCount).map { Float($0 % 7) - 3 }
+        var best = Double.infinity
+        for pass in 0..<3 {
+            let start = ContinuousClock.now
+            _ = forward(input)
+            if training { _ = try? backward(gradient) }
+            let elapsed = ContinuousClock.now - start
+            if pass > 0 { best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18) }
+        }
+        return best
     }
 
     /// Loads new parameters (after an optimiser step) into the compiled primitives.
@@ -137,6 +182,15 @@ extension Array where Element == ConvolutionSpec {
             }
         }
         return parameters
+    }
+
+    /// A short name for these layers (FNV-1a of their specs), for keys of remembered measurements.
+    var fingerprint: String {
+        var hash: UInt64 = 0xcbf29ce484222325
+        for byte in map { "\($0)" }.joined(separator: ";").utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100000001b3
+        }
+        return String(hash, radix: 16)
     }
 
     /// Checks that `parameters` holds exactly the shapes these layers need.

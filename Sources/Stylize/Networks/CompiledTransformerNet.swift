@@ -5,18 +5,25 @@ public final class CompiledTransformerNet {
     public let width: Int
     private let network: CompiledNetwork
 
-    /// - Parameters: height and width: multiples of `TransformerNet.sizeMultiple`, so the output has the input's size.
-    public init(_ transformer: TransformerNet, height: Int, width: Int) throws {
+    /// - Parameters:
+    ///   - height, width: multiples of `TransformerNet.sizeMultiple`, so the output has the input's size.
+    ///   - precision: `auto` times both formats once per size on this machine (`CompiledNetwork.make`), for a
+    ///     forward pass, or for training when `training` is set.
+    public init(_ transformer: TransformerNet, height: Int, width: Int, precision: Precision = .fp32,
+                training: Bool = false) throws {
         let multiple = TransformerNet.sizeMultiple
         guard height > 0 && width > 0 && height % multiple == 0 && width % multiple == 0 else {
             throw EngineError(description: "the transformer network takes sides that are multiples of \(multiple), not \(width)x\(height)")
         }
         self.height = height
         self.width = width
-        network = try CompiledNetwork(TransformerNet.layers(channels: transformer.channels), parameters: transformer.parameters,
-                                      inputShape: [1, 3, height, width])
+        network = try CompiledNetwork.make(TransformerNet.layers(channels: transformer.channels), parameters: transformer.parameters,
+                                           inputShape: [1, 3, height, width], precision: precision, training: training)
         precondition(network.outputShape == [1, 3, height, width], "the network's output is \(network.outputShape)")
     }
+
+    /// The format the network runs in (`auto` resolved).
+    public var precision: Precision { network.precision }
 
     /// Loads new parameters (after an optimiser step) into the compiled primitives.
     public func setParameters(_ transformer: TransformerNet) throws {

@@ -21,7 +21,9 @@ final class ConvolutionBlock {
 
     /// - Parameters:
     ///   - inputLayout: the previous block's output layout, or nil to let oneDNN choose (the first block).
-    init(_ spec: ConvolutionSpec, inputShape: [Int], inputLayout: MemoryDescriptor?, parameters: [String: Tensor]) throws {
+    ///   - precision: fp32 or bf16, for the convolution; the layers after it work in its output's format.
+    init(_ spec: ConvolutionSpec, inputShape: [Int], inputLayout: MemoryDescriptor?, parameters: [String: Tensor],
+         precision: Precision = .fp32) throws {
         self.spec = spec
         self.inputShape = inputShape
         var convolutionInput = inputShape
@@ -38,7 +40,7 @@ final class ConvolutionBlock {
         convolution = try Convolution(inputShape: convolutionInput, weights: parameters["\(spec.name).weight"]!,
                                       bias: parameters["\(spec.name).bias"]!, stride: spec.stride,
                                       padding: spec.kernel / 2, fusedReLU: spec.relu && spec.normalization == nil,
-                                      sourceLayout: upsampling?.destinationLayout ?? inputLayout)
+                                      precision: precision, sourceLayout: upsampling?.destinationLayout ?? inputLayout)
         convolved = try convolution.makeOutput()
         if let name = spec.normalization {
             let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolution.destinationLayout,

@@ -9,10 +9,11 @@ final class ResidualBlock {
     private var inputGradient: Memory?
 
     init(first: ConvolutionSpec, second: ConvolutionSpec, shape: [Int], layout: MemoryDescriptor,
-         parameters: [String: Tensor]) throws {
-        self.first = try ConvolutionBlock(first, inputShape: shape, inputLayout: layout, parameters: parameters)
+         parameters: [String: Tensor], precision: Precision = .fp32) throws {
+        self.first = try ConvolutionBlock(first, inputShape: shape, inputLayout: layout, parameters: parameters,
+                                          precision: precision)
         self.second = try ConvolutionBlock(second, inputShape: shape, inputLayout: self.first.outputLayout,
-                                           parameters: parameters)
+                                           parameters: parameters, precision: precision)
         // The addition needs both terms in one layout; oneDNN gives one for equal channel counts.
         guard second.output == shape[1], self.second.outputShape == shape, self.second.outputLayout.sameLayout(as: layout) else {
             throw EngineError(description: "residual block \(first.name): the branch's output layout differs from its input's")

@@ -5,15 +5,17 @@
 public final class FeedForwardStylizer {
     public let network: TransformerNet
     public let margin: Int
+    public let precision: Precision
     /// The network compiled for the last padded size; a folder of same-sized photos compiles it once.
     private var compiled: CompiledTransformerNet?
 
     public static let defaultMargin = 16
 
-    public init(network: TransformerNet, margin: Int = defaultMargin) {
+    public init(network: TransformerNet, margin: Int = defaultMargin, precision: Precision = .auto) {
         precondition(margin >= 0, "the margin cannot be negative")
         self.network = network
         self.margin = margin
+        self.precision = precision
     }
 
     public func stylize(_ image: Image) throws -> Image {
@@ -22,7 +24,7 @@ public final class FeedForwardStylizer {
         let width = (image.width + 2 * margin + multiple - 1) / multiple * multiple
         if compiled?.height != height || compiled?.width != width {
             compiled = nil  // free the previous size's buffers first
-            compiled = try CompiledTransformerNet(network, height: height, width: width)
+            compiled = try CompiledTransformerNet(network, height: height, width: width, precision: precision)
         }
         let output = compiled!.forward(Self.mirrorPadded(image.tensor, top: margin, left: margin, height: height, width: width))
         return Image(output).cropped(top: margin, left: margin, height: image.height, width: image.width)

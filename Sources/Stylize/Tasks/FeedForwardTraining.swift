@@ -120,8 +120,10 @@ public final class FeedForwardTraining {
     /// - Parameters:
     ///   - style: the style image, RGB 0...255 [3, h, w], already at `settings.styleSize`.
     ///   - checkpoint: a saved state to continue from, or nil for a fresh network.
+    ///   - precision: for the transformer network and VGG19, each resolved on its own under `auto`. Not part of the
+    ///     recorded settings: a run may be resumed in another precision.
     public init(settings: TrainingSettings, vgg network: VGG19, style: Tensor, photos: PhotoCrops,
-                checkpoint: TrainingCheckpoint? = nil) throws {
+                checkpoint: TrainingCheckpoint? = nil, precision: Precision = .auto) throws {
         try settings.validate()
         self.settings = settings
         self.photos = photos
@@ -136,9 +138,10 @@ public final class FeedForwardTraining {
             self.network = try TransformerNet(width: settings.width, seed: settings.seed)
             adam = Adam(learningRate: settings.learningRate)
         }
-        compiled = try CompiledTransformerNet(self.network, height: settings.size, width: settings.size)
+        compiled = try CompiledTransformerNet(self.network, height: settings.size, width: settings.size,
+                                              precision: precision, training: true)
         vgg = try VGG19Features(network, height: settings.size, width: settings.size, deepest: objective.deepestLayer,
-                                pooling: objective.pooling)
+                                pooling: objective.pooling, precision: precision)
         let grams = try GatysObjective.styleTargets(vgg: network, style: VGG19.preprocess(style), settings: objective)
         var styleLosses: [String: StyleLoss] = [:]
         for layer in objective.styleLayers {
@@ -199,6 +202,11 @@ public final class FeedForwardTraining {
     /// Everything needed to continue exactly from here.
     public var checkpoint: TrainingCheckpoint {
         TrainingCheckpoint(model: model, optimizer: adam)
+    }
+
+    /// What the transformer network and VGG19 run in, e.g. "bf16" or "fp32 / VGG19 bf16".
+    public var precision: String {
+        compiled.precision == vgg.precision ? compiled.precision.rawValue : "\(compiled.precision.rawValue) / VGG19 \(vgg.precision.rawValue)"
     }
 
     /// The trained network as a model file's contents.

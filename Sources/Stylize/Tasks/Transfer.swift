@@ -64,6 +64,8 @@ public struct TransferProgress {
     /// 0 is the start image, before any step.
     public let iteration: Int
     public let terms: ObjectiveTerms
+    /// The format VGG19 runs in (`auto` resolved).
+    public let precision: Precision
     public let seconds: Double
     /// The current image, RGB 0...255 [3, H, W] (not clamped); computed only when asked for.
     public let image: () -> Tensor
@@ -187,7 +189,7 @@ public final class StyleTransfer {
             guard terms.total.isFinite else { throw TransferError.diverged(iteration: iteration, terms: terms) }
             let current = x
             let elapsed = ContinuousClock.now - clock
-            let progress = TransferProgress(iteration: iteration, terms: terms,
+            let progress = TransferProgress(iteration: iteration, terms: terms, precision: objective.precision,
                                             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
                                             image: { self.finished(current) })
             guard observe(progress), iteration < settings.iterations else { break }

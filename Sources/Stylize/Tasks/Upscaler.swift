@@ -7,10 +7,12 @@ public final class Upscaler {
     public let network: UpscalerNet
     /// Side of a tile's kept core, in input pixels.
     public let tile: Int
+    public let precision: Precision
     private var compiled: CompiledNetwork?
 
-    public init(network: UpscalerNet, tile: Int? = nil) {
+    public init(network: UpscalerNet, tile: Int? = nil, precision: Precision = .auto) {
         self.network = network
+        self.precision = precision
         self.tile = tile ?? network.architecture.defaultTile
         precondition(self.tile > 0, "the tile side must be positive")
     }
@@ -37,8 +39,9 @@ public final class Upscaler {
         let windowHeight = min(tile + 2 * margin, image.height), windowWidth = min(tile + 2 * margin, image.width)
         if compiled?.inputShape != [1, 3, windowHeight, windowWidth] {
             compiled = nil  // free the previous size's buffers first
-            compiled = try CompiledNetwork(network.layers, parameters: network.parameters,
-                                           inputShape: [1, 3, windowHeight, windowWidth])
+            compiled = try CompiledNetwork.make(network.layers, parameters: network.parameters,
+                                                inputShape: [1, 3, windowHeight, windowWidth], precision: precision,
+                                                training: false)
         }
         for top in stride(from: 0, to: image.height, by: tile) {
             for left in stride(from: 0, to: image.width, by: tile) {

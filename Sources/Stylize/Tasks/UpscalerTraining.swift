@@ -123,8 +123,10 @@ public final class UpscalerTraining {
     ///   - checkpoint: a saved state to continue from, or nil for a new run.
     ///   - start: the weights a new run starts from (fine-tuning a trained network with another loss, as SRGAN
     ///     starts its perceptual training from a network trained on the pixel loss), or nil for fresh weights.
+    ///   - precision: for the upscaler and VGG19, each resolved on its own under `auto`; not recorded with the
+    ///     settings, so a run may be resumed in another precision.
     public init(settings: UpscalerTrainingSettings, photos: PhotoCrops, vgg: VGG19?, checkpoint: UpscalerCheckpoint? = nil,
-                start: UpscalerNet? = nil) throws {
+                start: UpscalerNet? = nil, precision: Precision = .auto) throws {
         try settings.validate()
         guard photos.size == settings.patch, photos.preparation == .halved else {
             throw EngineError(description: "the photo crops should be \(settings.patch) px patches of halved photos")
@@ -148,11 +150,12 @@ public final class UpscalerTraining {
             adam = Adam(learningRate: settings.learningRate)
         }
         let low = settings.patch / settings.scale
-        compiled = try CompiledNetwork(network.layers, parameters: network.parameters, inputShape: [settings.batch, 3, low, low])
+        compiled = try CompiledNetwork.make(network.layers, parameters: network.parameters,
+                                            inputShape: [settings.batch, 3, low, low], precision: precision, training: true)
         if settings.featureWeight > 0 {
             guard let vgg else { throw EngineError(description: "the perceptual loss needs the VGG19 weights") }
             self.vgg = try VGG19Features(vgg, height: settings.patch, width: settings.patch, deepest: settings.featureLayer,
-                                         pooling: settings.pooling)
+                                         pooling: settings.pooling, precision: precision)
         } else {
             self.vgg = nil
         }
@@ -240,6 +243,12 @@ public final class UpscalerTraining {
 
     public var checkpoint: UpscalerCheckpoint {
         UpscalerCheckpoint(model: model, optimizer: adam)
+    }
+
+    /// What the upscaler (and VGG19, for the perceptual loss) run in, e.g. "bf16" or "fp32 / VGG19 bf16".
+    public var precision: String {
+        guard let vgg, vgg.precision != compiled.precision else { return compiled.precision.rawValue }
+        return "\(compiled.precision.rawValue) / VGG19 \(vgg.precision.rawValue)"
     }
 
     public var model: UpscalerModel { UpscalerModel(network: network, settings: settings, steps: step) }
