@@ -329,6 +329,6 @@ public enum MeasuredKernels {
         // A lost race between two processes only costs a measurement; a half-written file is never read.
         let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(getpid()).tmp")
         try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if (try? data.write(to: temporary)) != nil { _ = rename(temporary.path, file.path) }
+        if (try? data.write(to: temporary)) == nil || rename(temporary.path, file.path) != 0 { unlink(temporary.path) }
     }
 }
