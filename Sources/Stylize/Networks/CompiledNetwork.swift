@@ -187,7 +187,7 @@ extension Array where Element == ConvolutionSpec {
     /// A short name for these layers (FNV-1a of their specs), for keys of remembered measurements.
     var fingerprint: String {
         var hash: UInt64 = 0xcbf29ce484222325
-        for byte in map { "\($0)" }.joined(separator: ";").utf8 {
+        for byte in map({ "\($0)" }).joined(separator: ";").utf8 {
             hash = (hash ^ UInt64(byte)) &* 0x100000001b3
         }
         return String(hash, radix: 16)
