@@ -71,6 +71,9 @@ for size in sorted({r["size"] for r in rows}):
         cell = lambda t: f"{t:.3f}" if t is not None else "–"
         ratio = f"{a / best:.2f}" if best else "–"
         print(f"| {size} | {precision} | {ran} | {a:.3f} | {rss:.0f} MiB | {cell(t32)} | {cell(t16)} | {ratio} | {flops(size) / a / 1e9:.0f} |")
+for precision in dict.fromkeys(r["precision"] for r in ours_rows):
+    last = [r for r in ours_rows if r["precision"] == precision][-1]
+    print(f"\nKernels, stylize --precision {precision} at {last['size']} px (forward / backward-data): " + "; ".join(last["kernels"]))
 if any(r["tool"] != "stylize" for r in rows):
     print("\nPyTorch peak RSS: " + ", ".join(f"{s} px {p} {max(r['peak_rss_mib'] for r in rows if r['tool'] != 'stylize' and r['size'] == s and r['precision'] == p):.0f} MiB"
                                         for s in sorted({r['size'] for r in rows}) for p in ("fp32", "bf16")))
