@@ -279,7 +279,7 @@ extension Convolution {
             forward(source, into: output, scratchpad: scratchpad)
             try backwardData(output, into: gradient, scratchpad: scratchpad)
             let elapsed = ContinuousClock.now - start
-            best = min(best, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            best = min(best, elapsed.seconds)
         }
         return best
     }

@@ -190,7 +190,7 @@ public final class StyleTransfer {
             let current = x
             let elapsed = ContinuousClock.now - clock
             let progress = TransferProgress(iteration: iteration, terms: terms, precision: objective.precision,
-                                            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18,
+                                            seconds: elapsed.seconds,
                                             image: { self.finished(current) })
             guard observe(progress), iteration < settings.iterations else { break }
             switch settings.optimizer {
