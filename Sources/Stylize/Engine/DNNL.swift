@@ -420,8 +420,6 @@ final class MatrixProduct {
         primitive = try Primitive(desc, attributes: attributes, name: "matmul")
     }
 
-    var implementation: String { primitive.implementation }
-
     func callAsFunction(_ a: Memory, _ b: Memory, into c: Memory) {
         primitive.execute([(STYLIZE_ARG_SRC, a), (STYLIZE_ARG_WEIGHTS, b), (STYLIZE_ARG_DST, c)])
     }

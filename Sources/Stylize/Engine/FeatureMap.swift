@@ -63,9 +63,9 @@ public final class FeatureMap {
     /// matmul on the bf16 units; nil unless the map is such a matrix in bf16 (`BandReorders.inPlaceProducts`),
     /// when the band-by-band float32 products serve instead.
     public func gramProduct(scale: Float) throws -> Tensor? {
-        guard let products = try reorders.inPlaceProducts(scale: scale) else { return nil }
+        guard let products = try reorders.inPlaceProducts.get() else { return nil }
         var gram = [Float](repeating: 0, count: channels * channels)
-        try Memory.viewing(&gram, as: [channels, channels]) { try products.gram(of: memory, into: $0) }
+        try Memory.viewing(&gram, as: [channels, channels]) { try products.gram(of: memory, scale: scale, into: $0) }
         return Tensor(shape: [channels, channels], scalars: gram)
     }
 
@@ -73,8 +73,8 @@ public final class FeatureMap {
     /// as the gradient itself is): in place, like `gramProduct`. False, with nothing done, where that is not possible.
     public func addProduct(times matrix: Tensor, scale: Float, into gradient: FeatureMap) throws -> Bool {
         precondition(matrix.shape == [channels, channels] && gradient.memory.descriptor.sameLayout(as: memory.descriptor))
-        guard let products = try reorders.inPlaceProducts(scale: scale) else { return false }
-        try products.addProduct(of: memory, times: matrix, into: gradient.memory)
+        guard let products = try reorders.inPlaceProducts.get() else { return false }
+        try products.addProduct(of: memory, times: matrix, scale: scale, into: gradient.memory)
         return true
     }
 
@@ -118,16 +118,11 @@ final class BandReorders {
     }
 
     /// The primitives of `FeatureMap.gramProduct` and `addProduct` for a bf16 map stored position-major
-    /// (oneDNN's nhwc, which its AMX kernels choose); nil for other layouts. Made on first use, for one scale
-    /// (each layer's normalisation is fixed).
-    func inPlaceProducts(scale: Float) throws -> InPlaceProducts? {
+    /// (oneDNN's nhwc, which its AMX kernels choose); nil for other layouts.
+    private(set) lazy var inPlaceProducts = Result<InPlaceProducts?, Error> {
         guard layout.data_type == dnnl_bf16, layout.isPositionMajor else { return nil }
-        if let products = inPlace[scale] { return products }
-        let products = try InPlaceProducts(positions: height * width, channels: channels, scale: scale)
-        inPlace[scale] = products
-        return products
+        return try InPlaceProducts(positions: height * width, channels: channels)
     }
-    private var inPlace: [Float: InPlaceProducts] = [:]
 
     /// The reorder for a band of `rows` and a view of those rows of `memory`.
     func band(_ rows: Range<Int>, of memory: Memory, adding: Bool) throws -> (Reorder, Memory) {
@@ -147,34 +142,40 @@ final class BandReorders {
 }
 
 /// Gram products on a bf16 feature map F stored as a position-major matrix [P, C]: G = s · Fᵀ F into float32,
-/// and dL/dF += s' · F M into the bf16 gradient map. Fᵀ is the same storage read with swapped strides.
+/// and dL/dF += s' · F M into the bf16 gradient map. Fᵀ is the same storage read with swapped strides. The scales
+/// are part of the compiled products, made on first use for each (a layer's normalisation is fixed, so one each).
 final class InPlaceProducts {
     private let features: MemoryDescriptor
     private let transposed: MemoryDescriptor
-    private let gram: MatrixProduct
-    private let gradient: MatrixProduct
+    private let square: MemoryDescriptor
+    private var grams: [Float: MatrixProduct] = [:]
+    private var gradients: [Float: MatrixProduct] = [:]
     private let toBF16: Reorder
     /// M in bf16, refilled before each gradient product.
     private let matrix: Memory
 
-    init(positions p: Int, channels c: Int, scale: Float) throws {
+    init(positions p: Int, channels c: Int) throws {
         features = MemoryDescriptor.matrix(p, c, rowStride: c, columnStride: 1, dnnl_bf16)
         transposed = MemoryDescriptor.matrix(c, p, rowStride: 1, columnStride: c, dnnl_bf16)
-        let square = MemoryDescriptor.matrix(c, c, rowStride: c, columnStride: 1, dnnl_bf16)
-        gram = try MatrixProduct(a: transposed, b: features, c: .plain([c, c]), alpha: scale, accumulate: false)
-        gradient = try MatrixProduct(a: features, b: square, c: features, alpha: scale, accumulate: true)
+        square = MemoryDescriptor.matrix(c, c, rowStride: c, columnStride: 1, dnnl_bf16)
         toBF16 = try Reorder(from: .plain([c, c]), to: square)
         matrix = try Memory(square)
     }
 
     /// G = s · Fᵀ F for the map in `map`, into a float32 [C, C] memory.
-    func gram(of map: Memory, into destination: Memory) throws {
-        gram(try Memory(transposed, viewing: map, offset: 0), try Memory(features, viewing: map, offset: 0), into: destination)
+    func gram(of map: Memory, scale: Float, into destination: Memory) throws {
+        if grams[scale] == nil {
+            grams[scale] = try MatrixProduct(a: transposed, b: features, c: destination.descriptor, alpha: scale, accumulate: false)
+        }
+        grams[scale]!(try Memory(transposed, viewing: map, offset: 0), try Memory(features, viewing: map, offset: 0), into: destination)
     }
 
-    /// gradient += s' · F M.
-    func addProduct(of map: Memory, times m: Tensor, into gradientMap: Memory) throws {
+    /// gradient += s · F M.
+    func addProduct(of map: Memory, times m: Tensor, scale: Float, into gradientMap: Memory) throws {
+        if gradients[scale] == nil {
+            gradients[scale] = try MatrixProduct(a: features, b: square, c: features, alpha: scale, accumulate: true)
+        }
         try Memory.viewing(m.scalars, as: m.shape) { toBF16($0, into: matrix) }
-        gradient(try Memory(features, viewing: map, offset: 0), matrix, into: try Memory(features, viewing: gradientMap, offset: 0))
+        gradients[scale]!(try Memory(features, viewing: map, offset: 0), matrix, into: try Memory(features, viewing: gradientMap, offset: 0))
     }
 }
