@@ -46,32 +46,29 @@ struct ReLUMask {
 
     mutating func record(_ output: Memory) {
         precondition(output.capacity == capacity)
-        let groups = capacity / 16
-        nonisolated(unsafe) let address = output.address
-        let isFloat32 = output.isFloat32
-        bits.withUnsafeMutableBufferPointer { bits in
-            inParallel(groups) { range in
-                if isFloat32 {
-                    Self.record(address.assumingMemoryBound(to: SIMD16<UInt32>.self), range, into: bits)
-                } else {
-                    Self.record(address.assumingMemoryBound(to: SIMD16<UInt16>.self), range, into: bits)
-                }
-            }
+        if output.isFloat32 {
+            record(output.address.assumingMemoryBound(to: SIMD16<UInt32>.self))
+        } else {
+            record(output.address.assumingMemoryBound(to: SIMD16<UInt16>.self))
         }
     }
 
     /// Each group's bits from the values' bit patterns u, by integer arithmetic that vectorises (comparisons and
     /// masks did not): with s the sign bit, u > 0 as a number exactly when u + (s - 1) carries into the sign bit
     /// and u's own sign bit is clear.
-    private static func record<Lanes: FixedWidthInteger & UnsignedInteger & SIMDScalar>(
-        _ values: UnsafeMutablePointer<SIMD16<Lanes>>, _ range: Range<Int>, into bits: UnsafeMutableBufferPointer<UInt16>) {
+    private mutating func record<Lanes: FixedWidthInteger & UnsignedInteger & SIMDScalar>(_ values: UnsafeMutablePointer<SIMD16<Lanes>>) {
+        nonisolated(unsafe) let values = values
         let top = Lanes(Lanes.bitWidth - 1)
         let belowSign = SIMD16<Lanes>(repeating: (1 << top) - 1)
         let shifts = SIMD16<Lanes>(truncatingIfNeeded: Self.shifts)
-        for g in range {
-            let u = values[g]
-            let positive = ((u &+ belowSign) & ~u) &>> top
-            bits[g] = UInt16(truncatingIfNeeded: (positive &<< shifts).wrappedSum())
+        bits.withUnsafeMutableBufferPointer { bits in
+            inParallel(bits.count) { range in
+                for g in range {
+                    let u = values[g]
+                    let positive = ((u &+ belowSign) & ~u) &>> top
+                    bits[g] = UInt16(truncatingIfNeeded: (positive &<< shifts).wrappedSum())
+                }
+            }
         }
     }
 
@@ -80,20 +77,18 @@ struct ReLUMask {
     /// 3% of an iteration, and SIMD's `replace(with:where:)` ten times that).
     func apply(to gradient: Memory) {
         precondition(gradient.capacity == capacity)
-        let groups = capacity / 16
         if gradient.isFloat32 {
-            apply(gradient.address.assumingMemoryBound(to: SIMD16<UInt32>.self), groups: groups)
+            apply(gradient.address.assumingMemoryBound(to: SIMD16<UInt32>.self))
         } else {
-            apply(gradient.address.assumingMemoryBound(to: SIMD16<UInt16>.self), groups: groups)
+            apply(gradient.address.assumingMemoryBound(to: SIMD16<UInt16>.self))
         }
     }
 
-    private func apply<Lanes: FixedWidthInteger & UnsignedInteger>(_ values: UnsafeMutablePointer<SIMD16<Lanes>>, groups: Int)
-        where Lanes: SIMDScalar {
+    private func apply<Lanes: FixedWidthInteger & UnsignedInteger & SIMDScalar>(_ values: UnsafeMutablePointer<SIMD16<Lanes>>) {
         nonisolated(unsafe) let values = values
         let shifts = SIMD16<Lanes>(truncatingIfNeeded: Self.shifts)
         bits.withUnsafeBufferPointer { bits in
-            inParallel(groups) { range in
+            inParallel(bits.count) { range in
                 for g in range {
                     let bit = (SIMD16<Lanes>(repeating: Lanes(bits[g])) &>> shifts) & 1
                     values[g] &= 0 &- bit
