@@ -84,6 +84,16 @@ extension MemoryDescriptor {
         make(dims, tag: dnnl_format_tag_any, type: type)
     }
 
+    /// A [rows, columns] matrix whose element (i, j) is `i * rowStride + j * columnStride` values from its start:
+    /// a transposed view is the same storage with the strides swapped.
+    static func matrix(_ rows: Int, _ columns: Int, rowStride: Int, columnStride: Int, _ type: dnnl_data_type_t) -> MemoryDescriptor {
+        var md = dnnl_memory_desc_t()
+        let status = dnnl_memory_desc_init_by_strides(&md, 2, dnnlDims([rows, columns]), type,
+                                                      dnnlDims([rowStride, columnStride]))
+        precondition(status == dnnl_success, "bad matrix descriptor \(rows)x\(columns)")
+        return md
+    }
+
     private static func make(_ dims: [Int], tag: dnnl_format_tag_t, type: dnnl_data_type_t) -> MemoryDescriptor {
         var md = dnnl_memory_desc_t()
         let status = dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dnnlDims(dims), type, tag)
@@ -112,15 +122,19 @@ extension MemoryDescriptor {
         let blocking = format_desc.blocking
         let innerIndices = withUnsafeBytes(of: blocking.inner_idxs) { Array($0.bindMemory(to: Int64.self).prefix(Int(blocking.inner_nblks))) }
         guard !innerIndices.contains(2) else { return nil }
-        return withUnsafeBytes(of: blocking.strides) { Int($0.bindMemory(to: Int64.self)[2]) }
+        return strides[2]
     }
 
     /// [1, C, H, W] stored position-major with no padding (oneDNN's nhwc): a plain matrix [H·W, C].
     var isPositionMajor: Bool {
         guard format_kind == dnnl_blocked, ndims == 4, format_desc.blocking.inner_nblks == 0 else { return false }
-        let dims = shape
-        let strides = withUnsafeBytes(of: format_desc.blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(4)).map { Int($0) } }
-        return dims[0] == 1 && strides[1] == 1 && strides[3] == dims[1] && strides[2] == dims[1] * dims[3]
+        let dims = shape, steps = strides
+        return dims[0] == 1 && steps[1] == 1 && steps[3] == dims[1] && steps[2] == dims[1] * dims[3]
+    }
+
+    /// Values from one index to the next along each dimension, outside any inner blocks (blocked layouts only).
+    private var strides: [Int] {
+        withUnsafeBytes(of: format_desc.blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(Int(ndims))).map { Int($0) } }
     }
 
     func sameLayout(as other: MemoryDescriptor) -> Bool {
@@ -386,18 +400,6 @@ enum Scratchpad {
             return buffer!
         }
         return try! Memory(layout, in: storage)
-    }
-}
-
-extension MemoryDescriptor {
-    /// A [rows, columns] matrix whose element (i, j) is `i * rowStride + j * columnStride` values from its start:
-    /// a transposed view is the same storage with the strides swapped.
-    static func matrix(_ rows: Int, _ columns: Int, rowStride: Int, columnStride: Int, _ type: dnnl_data_type_t) -> MemoryDescriptor {
-        var md = dnnl_memory_desc_t()
-        let status = dnnl_memory_desc_init_by_strides(&md, 2, dnnlDims([rows, columns]), type,
-                                                      dnnlDims([rowStride, columnStride]))
-        precondition(status == dnnl_success, "bad matrix descriptor \(rows)x\(columns)")
-        return md
     }
 }
 
