@@ -7,8 +7,8 @@ import Foundation
 /// bf16 activations and weights and accumulate in float32 inside oneDNN's kernels; on CPUs with bf16 matrix units
 /// (Intel AMX, `avx512_bf16`) they run several times faster than float32 and the activations take half the
 /// memory. What is optimised or summed stays float32 everywhere: the image and L-BFGS's history, Adam's moments
-/// and master weights, losses, Gram matrices (bf16 features are widened to float32 band by band before the
-/// products), gradients handed to the optimiser.
+/// and master weights, losses, Gram matrices (float32 results of bf16 products), gradients handed to the
+/// optimiser.
 public enum Precision: String, Sendable, CaseIterable, Codable {
     /// bf16 where this CPU has native bf16 instructions and the measured kernels are faster; float32 otherwise.
     case auto
@@ -35,6 +35,13 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     /// with native bf16 and only when it saves at least 10% (it costs precision, so a tie goes to float32).
     public static func choice(nativeBF16: Bool, fp32Seconds: Double, bf16Seconds: Double) -> Precision {
         nativeBF16 && bf16Seconds < 0.9 * fp32Seconds ? .bf16 : .fp32
+    }
+
+    /// What a training runs in, for its log: "bf16", or "fp32 / VGG19 bf16" when its network and VGG19 (for the
+    /// perceptual loss, if any) resolved `auto` differently.
+    static func label(network: Precision, vgg: Precision?) -> String {
+        guard let vgg, vgg != network else { return network.rawValue }
+        return "\(network.rawValue) / VGG19 \(vgg.rawValue)"
     }
 
     /// The instruction set oneDNN dispatches to on this machine, e.g. "avx512_core_amx", for benchmarks' records.

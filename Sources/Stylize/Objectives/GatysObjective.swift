@@ -157,7 +157,7 @@ public final class GatysObjective {
         for (size, indices) in bySize {
             let network = try VGG19Features(vgg, height: size[0], width: size[1], deepest: deepest,
                                             pooling: settings.pooling, algorithm: settings.algorithm,
-                                    precision: settings.precision)
+                                            precision: settings.precision)
             for index in indices {
                 try network.forward(styles[index], visiting: Set(settings.styleLayers.map(\.name))) {
                     grams[index][$0] = try GramMatrix.of($1)

@@ -205,9 +205,7 @@ public final class FeedForwardTraining {
     }
 
     /// What the transformer network and VGG19 run in, e.g. "bf16" or "fp32 / VGG19 bf16".
-    public var precision: String {
-        compiled.precision == vgg.precision ? compiled.precision.rawValue : "\(compiled.precision.rawValue) / VGG19 \(vgg.precision.rawValue)"
-    }
+    public var precision: String { Precision.label(network: compiled.precision, vgg: vgg.precision) }
 
     /// The trained network as a model file's contents.
     public var model: StyleModel { StyleModel(network: network, settings: settings, steps: step) }

@@ -246,10 +246,7 @@ public final class UpscalerTraining {
     }
 
     /// What the upscaler (and VGG19, for the perceptual loss) run in, e.g. "bf16" or "fp32 / VGG19 bf16".
-    public var precision: String {
-        guard let vgg, vgg.precision != compiled.precision else { return compiled.precision.rawValue }
-        return "\(compiled.precision.rawValue) / VGG19 \(vgg.precision.rawValue)"
-    }
+    public var precision: String { Precision.label(network: compiled.precision, vgg: vgg?.precision) }
 
     public var model: UpscalerModel { UpscalerModel(network: network, settings: settings, steps: step) }
 }
