@@ -2,10 +2,10 @@
 # The main job on the bundled example images: paints examples/chelsea-cat.png in the style of
 # examples/starry-night.jpg and writes out/example.png. Installs what it needs on the way.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/lib/build.sh"
 scripts/setup.sh
-swift build -c release --product stylize
+stylize=$(build_product stylize)
 mkdir -p out
-.build/release/stylize weights
-.build/release/stylize transfer examples/chelsea-cat.png examples/starry-night.jpg -o out/example.png \
+"$stylize" weights
+"$stylize" transfer examples/chelsea-cat.png examples/starry-night.jpg -o out/example.png \
   --size 384 --iterations 200 "$@"

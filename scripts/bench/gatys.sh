@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark of one Gatys iteration: stylize-bench and scripts/gatys_reference.py bench, alternating
+# Side-by-side benchmark of one Gatys iteration: stylize-bench and scripts/reference/gatys.py bench, alternating
 # in one run so that both see the same machine load. stylize runs at each of --precisions; PyTorch runs in fp32
 # and in its fastest CPU setting (autocast bf16 with channels_last), and the table compares stylize with the faster
 # of the two. Prints a Markdown table naming the CPU and the instruction set oneDNN dispatched.
-#   usage: scripts/bench.sh [--sizes "256 512"] [--rounds 3] [--iterations 6] [--precisions "auto fp32"]
+#   usage: scripts/bench/gatys.sh [--sizes "256 512"] [--rounds 3] [--iterations 6] [--precisions "auto fp32"]
 #                           [--convolution direct|winograd|auto] [--no-torch]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 sizes="256 512"; rounds=3; iterations=6; convolution=auto; torch=1; precisions="auto fp32"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -20,19 +20,19 @@ while [ $# -gt 0 ]; do
   esac
 done
 scripts/setup.sh
-swift build -c release --product stylize-bench >/dev/null
+stylize_bench=$(build_product stylize-bench)
 py=""
-[ "$torch" = 1 ] && py=$(scripts/torch-venv.sh)
+[ "$torch" = 1 ] && py=$(scripts/reference/torch-venv.sh)
 results=$(mktemp); trap 'rm -f "$results"' EXIT
 for size in $sizes; do
   for round in $(seq "$rounds"); do
     for precision in $precisions; do
-      .build/release/stylize-bench transfer --size "$size" --iterations "$iterations" --repeats 1 --threads 2 \
+      "$stylize_bench" transfer --size "$size" --iterations "$iterations" --repeats 1 --threads 2 \
         --convolution "$convolution" --precision "$precision" >>"$results"
     done
     if [ -n "$py" ]; then
       for precision in fp32 bf16; do
-        "$py" scripts/gatys_reference.py bench --sizes "$size" --iterations "$iterations" --repeats 1 --threads 2 \
+        "$py" scripts/reference/gatys.py bench --sizes "$size" --iterations "$iterations" --repeats 1 --threads 2 \
           --precision "$precision" \
           | python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["results"][0]; print(json.dumps({"tool":"pytorch "+d["torch_version"],"precision":d["precision"],"size":r["size_hw"][0],"median_seconds_per_iteration":r["median_seconds_per_iteration"],"peak_rss_mib":r["peak_rss_mib"]}))' >>"$results"
       done

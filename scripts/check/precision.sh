@@ -4,9 +4,9 @@
 # same float32 objective (a zero-iteration run started from the image) and prints a Markdown table. With
 # --images it also paints both precisions at 512 px for 500 iterations into docs/images/precision-*.png, to be
 # looked at side by side. The objective's values depend only on the inputs, not on the machine's load.
-#   usage: scripts/precision-check.sh [--size 256] [--iterations 100] [--images]  > table.md
+#   usage: scripts/check/precision.sh [--size 256] [--iterations 100] [--images]  > table.md
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 size=256; iterations=100; images=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -17,8 +17,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 scripts/setup.sh >&2
-swift build -c release --product stylize >&2
-stylize=.build/release/stylize
+stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 pairs=("examples/chelsea-cat.png examples/starry-night.jpg" "examples/cincinnati-bridge.jpg examples/great-wave.png")
 score() {  # the float32 objective of an image: iteration 0 of a run that starts from it
@@ -36,7 +35,7 @@ for pair in "${pairs[@]}"; do
   name="$(basename "${content%.*}") + $(basename "${style%.*}")"
   declare -A total ran
   for precision in fp32 auto; do
-    echo "precision-check: $name, $precision" >&2
+    echo "check/precision: $name, $precision" >&2
     "$stylize" transfer "$content" "$style" -o "$work/$precision.png" --size "$size" --iterations "$iterations" \
       --precision "$precision" --threads 2 --quiet --log "$work/$precision.jsonl"
     total[$precision]=$(score "$work/$precision.png" "$content" "$style")
@@ -47,7 +46,7 @@ for pair in "${pairs[@]}"; do
 done
 if [ "$images" = 1 ]; then
   for precision in fp32 auto; do
-    echo "precision-check: 512 px, 500 iterations, $precision" >&2
+    echo "check/precision: 512 px, 500 iterations, $precision" >&2
     "$stylize" transfer examples/chelsea-cat.png examples/starry-night.jpg -o "docs/images/precision-$precision.png" \
       --size 512 --iterations 500 --precision "$precision" --threads 2 --quiet
   done

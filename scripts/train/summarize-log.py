@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Summarises a `stylize train --log` file: losses over the first and last N steps, steps, time, images/second.
 A resumed run's log holds several segments (seconds restart at each); their times are added up.
-    usage: scripts/summarize-training-log.py LOG.jsonl [N]"""
+    usage: scripts/train/summarize-log.py LOG.jsonl [N]"""
 import json, sys
 
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 if not rows:
-    sys.exit("summarize-training-log: the log is empty")
+    sys.exit("train/summarize-log: the log is empty")
 seconds, previous = 0.0, 0.0
 for row in rows:
     if row["seconds"] < previous:  # a new segment (resume)

@@ -134,7 +134,7 @@ def fixture(args):
     for name, p in net.named_parameters():
         tensors["parameter." + name] = p.detach().numpy()
         tensors["gradient." + name] = p.grad.numpy()
-    write_safetensors(args.out, tensors, {"width": str(width), "made_by": "scripts/transformer_net.py fixture",
+    write_safetensors(args.out, tensors, {"width": str(width), "made_by": "scripts/reference/transformer_net.py fixture",
                                           "torch": torch.__version__})
 
 

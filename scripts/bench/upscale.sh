@@ -2,13 +2,12 @@
 # `stylize upscale` of a SIZE x SIZE photo with a bundled upscaler (default x4: 512 -> 2048), THREADS threads: the
 # upscaling alone (bicubic part, network in tiles, pixel shuffle), median of REPEATS runs after a first (warm-up) one
 # in the same process; the same for `--method bicubic`; and the wall time of one whole `stylize upscale` process.
-#   usage: scripts/benchmark-upscale.sh [MODEL (bundled name or file)] [SIZE] [THREADS] [REPEATS]
+#   usage: scripts/bench/upscale.sh [MODEL (bundled name or file)] [SIZE] [THREADS] [REPEATS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 model=${1:-x4}; size=${2:-512}; threads=${3:-2}; repeats=${4:-5}
-py=$(scripts/torch-venv.sh)  # for Pillow, to make the input
-swift build -c release --product stylize >/dev/null
-stylize=.build/release/stylize
+py=$(scripts/reference/torch-venv.sh)  # for Pillow, to make the input
+stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 "$py" - "$size" "$work/photo.png" <<'PY'
 import sys

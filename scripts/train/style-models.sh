@@ -2,14 +2,13 @@
 # Trains the three bundled models (models/NAME.safetensors) with `stylize train` itself, then renders the README
 # gallery (docs/images/NAME-*.png) and prints each log's summary. About an hour per model on 2 quiet cores;
 # Ctrl-C is safe: rerun the script and each unfinished model resumes from its checkpoint.
-#   usage: scripts/train-shipped-models.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
+#   usage: scripts/train/style-models.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 photos=${1:-/tmp/photos}; shift || true
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(starry-night great-wave kandinsky-composition-viii)
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
-swift build -c release --product stylize >/dev/null
-stylize=.build/release/stylize
+stylize=$(build_product stylize)
 for name in "${names[@]}"; do
   style=$(ls ../shared/images/style/"$name".* | head -1)
   resume=(); [ -f "models/$name.checkpoint.safetensors" ] && resume=(--resume)
@@ -21,5 +20,5 @@ for name in "${names[@]}"; do
     base=$(basename "${photo%.*}")
     "$stylize" apply "$name" "$photo" -o "docs/images/$name-$base.png" --size 512 --quiet
   done
-  echo "== $name"; scripts/summarize-training-log.py "models/$name.jsonl"
+  echo "== $name"; scripts/train/summarize-log.py "models/$name.jsonl"
 done

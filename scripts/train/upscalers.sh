@@ -3,9 +3,9 @@
 # measures each against bicubic on held-back photos with `stylize evaluate-upscaler` (docs/super-resolution.md).
 # The photos of ../shared/data/fetch-photos.sh are split by their sorted position: every 10th is held back.
 # Ctrl-C is safe: rerun the script and each unfinished model resumes from its checkpoint.
-#   usage: scripts/train-upscalers.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
+#   usage: scripts/train/upscalers.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 photos=${1:-/tmp/photos}; shift || true
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(x2 x4 x4-residual x4-perceptual)
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
@@ -17,8 +17,7 @@ while IFS= read -r file; do
   ln -s "$(realpath "$photos/$file")" "$split/$part/$(echo "$file" | tr / _)"
   i=$((i + 1))
 done < <(cd "$photos" && find . -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sed 's|^\./||' | LC_ALL=C sort)
-swift build -c release --product stylize >/dev/null
-stylize=.build/release/stylize
+stylize=$(build_product stylize)
 mkdir -p models/upscalers
 for name in "${names[@]}"; do
   # The shipped settings (docs/super-resolution.md explains them); keep these lines and the docs' in step.

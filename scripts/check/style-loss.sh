@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # For each bundled style model and example photo: the style loss (the `transfer` objective's, against the model's
 # style image, at the long side SIZE) of the photo itself and of the model's stylization of it (docs/images/, from
-# scripts/train-shipped-models.sh), measured by `stylize transfer --iterations 0 --init IMAGE --log`, which scores
+# scripts/train/style-models.sh), measured by `stylize transfer --iterations 0 --init IMAGE --log`, which scores
 # the start image and stops. Prints a Markdown table.
-#   usage: scripts/style-loss-check.sh [SIZE (default 512)]
+#   usage: scripts/check/style-loss.sh [SIZE (default 512)]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 size=${1:-512}
-swift build -c release --product stylize >/dev/null
-stylize=.build/release/stylize
+stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 score() {  # content style-image init -> style loss
   "$stylize" transfer "$1" "$2" -o "$work/out.png" --size "$size" --iterations 0 --init "$3" --log "$work/log.jsonl" --quiet

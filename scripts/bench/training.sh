@@ -3,13 +3,12 @@
 # at the paper's width 1.0, 256 px crops, batch 2) and `stylize train-upscaler` (x4 ESPCN on the pixel loss, and the
 # residual network on the perceptual loss), STEPS steps each, from the same seed. Prints images per second and the
 # loss at the last step, as a Markdown table naming the CPU.
-#   usage: scripts/benchmark-training.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [STEPS (30)] [PRECISIONS ("fp32 auto")]
+#   usage: scripts/bench/training.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [STEPS (30)] [PRECISIONS ("fp32 auto")]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 photos=${1:-/tmp/photos}; steps=${2:-30}; precisions=${3:-"fp32 auto"}
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
-swift build -c release --product stylize >/dev/null
-stylize=.build/release/stylize
+stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 runs=(
   "style network, width 0.25|train examples/starry-night.jpg --photos $photos --width 0.25 --size 256 --batch 2 --lr 5e-3 --content-weight 30"
@@ -25,7 +24,7 @@ for run in "${runs[@]}"; do
   name=${run%%|*}; read -ra args <<<"${run#*|}"
   for precision in $precisions; do
     rm -f "$work"/m*
-    echo "benchmark-training: $name, $precision" >&2
+    echo "bench/training: $name, $precision" >&2
     "$stylize" "${args[@]}" -o "$work/m.safetensors" --steps "$steps" --seed 1 --checkpoint-every 100000 \
       --threads 2 --quiet --precision "$precision" --log "$work/m.jsonl"
     python3 - "$work/m.jsonl" "$name" "$precision" <<'PY'

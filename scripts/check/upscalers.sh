@@ -3,13 +3,12 @@
 # truth), degraded and upscaled x4 by bicubic, by the x4 pixel-loss model and by the x4 perceptual model; the same
 # CROP x CROP region of each, enlarged 2x with nearest neighbours so the pixels show. Uses Pillow from the torch venv
 # for the cropping only.
-#   usage: scripts/upscaler-comparison.sh PHOTO [LEFT TOP CROP]
+#   usage: scripts/check/upscalers.sh PHOTO [LEFT TOP CROP]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 photo=$1; left=${2:-200}; top=${3:-100}; crop=${4:-160}
-py=$(scripts/torch-venv.sh)
-swift build -c release --product stylize >/dev/null
-stylize=.build/release/stylize
+py=$(scripts/reference/torch-venv.sh)
+stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 mkdir "$work/one" "$work/out"
 ln -s "$(realpath "$photo")" "$work/one/"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates (once) the Python venv used by scripts/gatys_reference.py and prints its python's path on stdout.
-# Everything else goes to stderr, so callers can do:  PY=$(scripts/torch-venv.sh)
+# Creates (once) the Python venv used by scripts/reference/*.py and prints its python's path on stdout.
+# Everything else goes to stderr, so callers can do:  PY=$(scripts/reference/torch-venv.sh)
 #
 # Location: ${STYLIZE_HOME:-$HOME/.cache/stylize}/torch-venv.  Idempotent: if the venv already imports
 # torch, PIL and numpy, nothing is installed.

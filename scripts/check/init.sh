@@ -3,13 +3,11 @@
 # noise, the content blurred at two sigmas) on the example image pairs and reports the objective after 25, 50,
 # 100 and 200 L-BFGS iterations, as a Markdown table on stdout (docs/bench-init.md is its committed output).
 # The objective's values do not depend on the machine's load, only on the inputs: the numbers are reproducible.
-#   usage: scripts/bench-init.sh [SIZE] [ITERATIONS]  > docs/bench-init.md
+#   usage: scripts/check/init.sh [SIZE] [ITERATIONS]  > docs/bench-init.md
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 size=${1:-192}; iterations=${2:-200}
-scratch=${SCRATCH:-.build}
-swift build -c release --scratch-path "$scratch" --product stylize >&2
-stylize="$scratch/release/stylize"
+stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 pairs=("examples/chelsea-cat.png examples/starry-night.jpg" "examples/cincinnati-bridge.jpg examples/great-wave.png")
 starts=("content" "noise" "blurred 2" "blurred 8")
@@ -18,7 +16,7 @@ for pair in "${pairs[@]}"; do
   for start in "${starts[@]}"; do
     read -r kind sigma <<<"$start"
     name="$(basename "${content%.*}")+$(basename "${style%.*}") ${kind}${sigma:+ σ=$sigma}"
-    echo "bench-init: $name" >&2
+    echo "check/init: $name" >&2
     "$stylize" transfer "$content" "$style" -o "$work/out.png" --size "$size" --iterations "$iterations" \
       --init "$kind" ${sigma:+--init-blur "$sigma"} --convolution winograd --threads 2 --quiet --log "$work/log.jsonl"
     python3 - "$work/log.jsonl" "$name" >>"$work/rows" <<'PY'

@@ -8,17 +8,11 @@
 # `stylize mask --split left` draws one, and its inverse (`--invert`) goes to the other style.
 # 256 px, two scales (128 px for 80 L-BFGS iterations, then 256 px for 50), Winograd convolutions: 8 renders
 # of a few minutes each on 2 shared cores.
-#   usage: scripts/gallery.sh [OUTPUT]
+#   usage: scripts/docs/gallery.sh [OUTPUT]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 output=${1:-docs/gallery.png}
-# STYLIZE: an already built binary to use instead of building one here.
-stylize=${STYLIZE:-}
-if [ -z "$stylize" ]; then
-  scratch=${SCRATCH:-.build}
-  swift build -c release --scratch-path "$scratch" --product stylize >&2
-  stylize="$scratch/release/stylize"
-fi
+stylize=$(build_product stylize)
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
 common=(--size 256 --scales 2 --scale-iterations 80,50 --convolution winograd --quiet)
@@ -26,7 +20,7 @@ starry=examples/starry-night.jpg; wave=examples/great-wave.png
 render() {  # name, content, then styles and flags
   local name=$1 content=$2; shift 2
   if [ ! -f "$work/$name.png" ]; then
-    echo "gallery: $name" >&2
+    echo "docs/gallery: $name" >&2
     "$stylize" transfer "$content" "$@" -o "$work/$name.png" "${common[@]}"
   fi
 }
@@ -48,4 +42,4 @@ render cincinnati-bridge-masks examples/cincinnati-bridge.jpg "$starry" "$wave" 
 cells=("${cells[@]:0:8}" "$work/chelsea-cat-starry-luminance.png" "$work/chelsea-cat-blend.png"
        "${cells[@]:8:3}" "$work/cincinnati-bridge-wave-match.png" "$work/cincinnati-bridge-masks.png")
 "$stylize" grid --columns 5 --cell 256 -o "$output" "${cells[@]}"
-echo "gallery: wrote $output" >&2
+echo "docs/gallery: wrote $output" >&2

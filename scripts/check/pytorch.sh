@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Acceptance check against PyTorch: the same content and style PNGs, at their exact size, through stylize and
-# through scripts/gatys_reference.py (torch, L-BFGS history 100, one evaluation per step, content start).
+# through scripts/reference/gatys.py (torch, L-BFGS history 100, one evaluation per step, content start).
 # Prints the objective at iterations 0, 10, 25 and 50 for both, and the relative gaps.
-#   usage: scripts/compare-with-pytorch.sh [CONTENT STYLE SIZE ITERATIONS]
+#   usage: scripts/check/pytorch.sh [CONTENT STYLE SIZE ITERATIONS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 content=${1:-examples/chelsea-cat.png}; style=${2:-examples/starry-night.jpg}
 size=${3:-256}; iterations=${4:-50}
-py=$(scripts/torch-venv.sh)
+py=$(scripts/reference/torch-venv.sh)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 # Both programs read the same already-resized PNGs, so resampling filters play no part.
 "$py" - "$content" "$style" "$size" "$work" <<'PY'
@@ -18,10 +18,10 @@ for src, name in [(content, "content.png"), (style, "style.png")]:
     im = Image.open(src).convert("RGB"); w, h = im.size; s = size / max(w, h)
     im.resize((round(w * s), round(h * s)), Image.LANCZOS).save(f"{work}/{name}")
 PY
-swift build -c release --product stylize >/dev/null
-.build/release/stylize transfer "$work/content.png" "$work/style.png" -o "$work/stylize.png" --size "$size" \
+stylize=$(build_product stylize)
+"$stylize" transfer "$work/content.png" "$work/style.png" -o "$work/stylize.png" --size "$size" \
   --iterations "$iterations" --log "$work/stylize.jsonl" --threads 2 --quiet
-"$py" scripts/gatys_reference.py run "$work/content.png" "$work/style.png" --exact --iterations "$iterations" \
+"$py" scripts/reference/gatys.py run "$work/content.png" "$work/style.png" --exact --iterations "$iterations" \
   --threads 2 --out-json "$work/torch.json" >/dev/null
 python3 - "$work" "$iterations" <<'PY'
 import json, sys
