@@ -20,7 +20,7 @@ struct TransferBenchmark: ParsableCommand {
         commandName: "transfer",
         abstract: "Seconds per Gatys iteration (VGG19 to relu5_1, forward and backward, L-BFGS) and peak memory.",
         discussion: """
-            Uses the reference file's formula images at SIZE x SIZE, as scripts/gatys_reference.py's bench does, so that both measure the same work. The first evaluation (primitive creation, first touches of memory) is not timed. Run one size per process: peak RSS is a process-wide high-water mark.
+            Uses the reference file's formula images at SIZE x SIZE, as scripts/reference/gatys.py's bench does, so that both measure the same work. The first evaluation (primitive creation, first touches of memory) is not timed. Run one size per process: peak RSS is a process-wide high-water mark.
             """
     )
 
@@ -56,7 +56,7 @@ struct TransferBenchmark: ParsableCommand {
         settings.iterations = iterations
         settings.objective.algorithm = algorithm
         settings.objective.precision = precision
-        if let styleLayers { settings.objective.styleLayers = try WeightedLayer.parseList(styleLayers) }
+        if let styleLayers { settings.objective.styleLayers = try WeightedLayer.parseList(styleLayers, setting: "styleLayers") }
         let content = FormulaImage.content.tensor(height: size, width: size)
         let style = FormulaImage.style.tensor(height: size, width: size)
         var steps: [Double] = []

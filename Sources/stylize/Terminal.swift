@@ -11,12 +11,18 @@ func stderr(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
-/// Runs `body`, turning any error into one line on stderr and a non-zero exit, as a command-line tool should.
-func runReportingErrors(_ body: () throws -> Void) throws {
+/// Runs `body`, turning any error into one line on stderr and a non-zero exit, as a command-line tool should. The
+/// library names a setting as its settings type does (`styleScale`); here it becomes the flag (`--style-scale`),
+/// or the flag `flags` gives for it where a command spells it otherwise (`learningRate`: `lr`).
+func runReportingErrors(flags: [String: String] = [:], _ body: () throws -> Void) throws {
     do {
         try body()
     } catch let error as ExitCode {
         throw error
+    } catch let error as InvalidInput {
+        let message = error.setting.map { "--\(flags[$0] ?? InvalidInput.kebab($0)) \(error.problem)" } ?? error.problem
+        stderr("stylize: error: \(message)")
+        throw ExitCode.failure
     } catch {
         stderr("stylize: error: \(error)")
         throw ExitCode.failure

@@ -20,44 +20,30 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "A folder of photos (.jpg, .png, searched recursively) to train on.")
     var photos: String
 
+    private static let defaults = TrainingSettings()
+
     @Option(help: "Optimiser steps.")
-    var steps = TrainingSettings().steps
+    var steps = defaults.steps
 
     @Option(help: "Photo crops per step.")
-    var batch = TrainingSettings().batch
+    var batch = defaults.batch
 
     @Option(help: "Side of the square training crops, a multiple of 4.")
-    var size = TrainingSettings().size
+    var size = defaults.size
 
     @Option(help: "Long side of the style image when its Gram matrices are taken; larger gives finer strokes.")
-    var styleSize = TrainingSettings().styleSize
+    var styleSize = defaults.styleSize
 
     @Option(help: "Channel multiplier of the network (1: Johnson's 32-64-128 channels; 0.5 does a quarter of the work).")
-    var width = TrainingSettings().width
+    var width = defaults.width
 
     @Option(name: .customLong("lr"), help: "Adam's learning rate.")
-    var learningRate = TrainingSettings().learningRate
+    var learningRate = defaults.learningRate
 
-    @Option(help: "Weight of the content term.")
-    var contentWeight = TrainingSettings().contentWeight
-
-    @Option(help: "Weight of the style term.")
-    var styleWeight = TrainingSettings().styleWeight
-
-    @Option(help: "Weight of the total-variation (smoothness) term.")
-    var tvWeight = TrainingSettings().tvWeight
-
-    @Option(help: "Comma-separated content layers, each optionally layer:weight.")
-    var contentLayers = TrainingSettings().contentLayers
-
-    @Option(help: "Comma-separated style layers, each optionally layer:weight.")
-    var styleLayers = TrainingSettings().styleLayers
-
-    @Option(help: "VGG19's pooling: max (as trained) or avg.")
-    var pooling = TrainingSettings().pooling
+    @OptionGroup var objective: ObjectiveOptions
 
     @Option(help: "Seed for the initial weights and the choice of crops.")
-    var seed: UInt64 = 0
+    var seed = defaults.seed
 
     @Option(help: "A photo to stylize at every checkpoint, written beside the model as NAME-preview.png.")
     var preview: String?
@@ -76,7 +62,7 @@ struct TrainCommand: ParsableCommand {
         guard previewSize > 0 else { throw ValidationError("--preview-size must be positive") }
     }
 
-    var settings: TrainingSettings {
+    func settings() throws -> TrainingSettings {
         var settings = TrainingSettings()
         settings.steps = steps
         settings.batch = batch
@@ -84,22 +70,17 @@ struct TrainCommand: ParsableCommand {
         settings.styleSize = styleSize
         settings.width = width
         settings.learningRate = learningRate
-        settings.contentWeight = contentWeight
-        settings.styleWeight = styleWeight
-        settings.tvWeight = tvWeight
-        settings.contentLayers = contentLayers
-        settings.styleLayers = styleLayers
-        settings.pooling = pooling
+        settings.objective = try objective.settings()
         settings.seed = seed
         settings.style = URL(fileURLWithPath: style).lastPathComponent
+        try settings.validate()
         return settings
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
-            let settings = self.settings
-            try settings.validate()
+            let settings = try self.settings()
             let previewPath = saving.besideOutput("-preview.png")
             try saving.checkWritable()
             if preview != nil { try ImageIO.checkWritable(previewPath) }
@@ -112,22 +93,12 @@ struct TrainCommand: ParsableCommand {
             if !machine.quiet {
                 stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps), in \(training.precision)")
             }
-
-            func save() throws {
-                try training.checkpoint.write(to: saving.checkpointURL)
-                try training.model.write(to: saving.outputURL)
+            try saving.run(training, quiet: machine.quiet) {
+                try saving.save(training)
                 if let previewImage {
                     try ImageIO.write(try FeedForwardStylizer(network: training.network, precision: machine.precision).stylize(previewImage), to: previewPath)
                 }
             }
-
-            try saving.loop(steps: settings.steps, batch: settings.batch, quiet: machine.quiet).run(from: training.step, trainStep: {
-                let terms = try training.trainStep()
-                return (training.step, [("content", terms.content), ("style", terms.style), ("tv", terms.tv), ("total", terms.total),
-                                        ("precision", training.precision)],
-                        String(format: "loss %.4g", terms.total))
-            }, save: save)
-            if !machine.quiet { stderr("wrote \(saving.output)") }
         }
     }
 }

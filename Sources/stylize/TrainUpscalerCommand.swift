@@ -72,7 +72,7 @@ struct TrainUpscalerCommand: ParsableCommand {
 
     @OptionGroup var machine: MachineOptions
 
-    var settings: UpscalerTrainingSettings {
+    func settings() throws -> UpscalerTrainingSettings {
         var settings = UpscalerTrainingSettings(scale: scale, loss: loss)
         if let architecture { settings.architecture = architecture }
         settings.steps = steps
@@ -86,14 +86,14 @@ struct TrainUpscalerCommand: ParsableCommand {
         settings.tvWeight = tvWeight
         settings.seed = seed
         settings.startedFrom = startFrom.map { URL(fileURLWithPath: $0).lastPathComponent }
+        try settings.validate()
         return settings
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
-            let settings = self.settings
-            try settings.validate()
+            let settings = try self.settings()
             try saving.checkWritable()
             let saved = saving.resume ? try UpscalerCheckpoint(contentsOf: saving.checkpointURL) : nil
             let start = try startFrom.map { try UpscalerModel(contentsOf: URL(fileURLWithPath: $0)).network }
@@ -104,15 +104,7 @@ struct TrainUpscalerCommand: ParsableCommand {
             if !machine.quiet {
                 stderr("training the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos from step \(training.step) to \(settings.steps), in \(training.precision)")
             }
-            try saving.loop(steps: settings.steps, batch: settings.batch, quiet: machine.quiet).run(from: training.step, trainStep: {
-                let terms = try training.trainStep()
-                return (training.step, [("pixel", terms.pixel), ("psnr", terms.psnr), ("bicubic_psnr", terms.bicubicPSNR), ("feature", terms.feature), ("tv", terms.tv), ("total", terms.total), ("precision", training.precision)],
-                        String(format: "loss %.4g psnr %+.2f dB over bicubic", terms.total, terms.psnr - terms.bicubicPSNR))
-            }, save: {
-                try training.checkpoint.write(to: saving.checkpointURL)
-                try training.model.write(to: saving.outputURL)
-            })
-            if !machine.quiet { stderr("wrote \(saving.output)") }
+            try saving.run(training, quiet: machine.quiet) { try saving.save(training) }
         }
     }
 }

@@ -112,7 +112,7 @@ final class CommandLineTests: XCTestCase {
         try assertRefused(transfer(extra: ["--init", "blured"]), mentions: "--init 'blured'")
         try assertRefused(transfer(extra: ["--init", notAnImage]), mentions: "--init: ")
         try assertRefused(transfer(extra: ["--scales", "0"]), mentions: "--scales")
-        try assertRefused(transfer(extra: ["--size", "64", "--scales", "2", "--scale-iterations", "5"]), mentions: "1 stage iteration counts for 2 scales")
+        try assertRefused(transfer(extra: ["--size", "64", "--scales", "2", "--scale-iterations", "5"]), mentions: "--scale-iterations must have one count per scale (2), not 1")
         try assertRefused(transfer(extra: ["--style-scale", "0.1"]), mentions: "too small")
         try assertRefused(transfer(extra: ["--size", "30000", "--max-pixels", "900000000"]), mentions: "of memory at its peak")
     }

@@ -37,22 +37,22 @@ final class ControlsTests: XCTestCase {
     // MARK: several styles
 
     func testBlendOneZeroIsTheFirstStyleAlone() throws {
-        let alone = try run([StyleImage(Self.starry.tensor)], settings())
-        let blended = try run([StyleImage(Self.starry.tensor, weight: 1), StyleImage(Self.wave.tensor, weight: 0)], settings())
+        let alone = try run([StyleImage(Self.starry)], settings())
+        let blended = try run([StyleImage(Self.starry, weight: 1), StyleImage(Self.wave, weight: 0)], settings())
         XCTAssertEqual(blended, alone)
-        let even = try run([StyleImage(Self.starry.tensor), StyleImage(Self.wave.tensor)], settings())
+        let even = try run([StyleImage(Self.starry), StyleImage(Self.wave)], settings())
         XCTAssertNotEqual(even, alone, "the second style, weighted, changes the result")
     }
 
     func testBlendWeightsAreNormalised() throws {
-        let small = try run([StyleImage(Self.starry.tensor, weight: 3), StyleImage(Self.wave.tensor, weight: 1)], settings())
-        let large = try run([StyleImage(Self.starry.tensor, weight: 30), StyleImage(Self.wave.tensor, weight: 10)], settings())
+        let small = try run([StyleImage(Self.starry, weight: 3), StyleImage(Self.wave, weight: 1)], settings())
+        let large = try run([StyleImage(Self.starry, weight: 30), StyleImage(Self.wave, weight: 10)], settings())
         XCTAssertEqual(small.scalars.indices.map { abs(small.scalars[$0] - large.scalars[$0]) }.max()!, 0, accuracy: 1e-3)
     }
 
     func testBadStyleWeightsAreRefused() {
-        XCTAssertThrowsError(try run([StyleImage(Self.starry.tensor, weight: -1), StyleImage(Self.wave.tensor)], settings()))
-        XCTAssertThrowsError(try run([StyleImage(Self.starry.tensor, weight: 0)], settings()))
+        XCTAssertThrowsError(try run([StyleImage(Self.starry, weight: -1), StyleImage(Self.wave)], settings()))
+        XCTAssertThrowsError(try run([StyleImage(Self.starry, weight: 0)], settings()))
     }
 
     // MARK: masks
@@ -68,8 +68,8 @@ final class ControlsTests: XCTestCase {
             $0.objective.tvWeight = 0
             $0.objective.styleLayers = [WeightedLayer("relu1_1"), WeightedLayer("relu2_1")]
         }
-        let masked = try run([StyleImage(Self.starry.tensor, mask: mask)], settings)
-        let unmasked = try run([StyleImage(Self.starry.tensor)], settings)
+        let masked = try run([StyleImage(Self.starry, mask: mask)], settings)
+        let unmasked = try run([StyleImage(Self.starry)], settings)
         let original = Self.content.tensor
         func moved(_ image: Tensor, columns: Range<Int>) -> Float {
             var most: Float = 0
@@ -122,9 +122,9 @@ final class ControlsTests: XCTestCase {
     func testAllBlackOrMisfitMasksAreRefused() {
         let (w, h) = (Self.content.width, Self.content.height)
         let black = StyleMask(height: h, width: w, values: [Float](repeating: 0, count: w * h))
-        XCTAssertThrowsError(try run([StyleImage(Self.starry.tensor, mask: black)], settings()))
+        XCTAssertThrowsError(try run([StyleImage(Self.starry, mask: black)], settings()))
         let small = StyleMask(height: 8, width: 8, values: [Float](repeating: 1, count: 64))
-        XCTAssertThrowsError(try run([StyleImage(Self.starry.tensor, mask: small)], settings()))
+        XCTAssertThrowsError(try run([StyleImage(Self.starry, mask: small)], settings()))
     }
 
     func testMasksWorkWithAveragePoolingAndOddSizes() throws {
@@ -133,7 +133,7 @@ final class ControlsTests: XCTestCase {
                              values: (0..<content.height * content.width).map { $0 % content.width < 20 ? 1 : 0 })
         let inverse = StyleMask(height: mask.height, width: mask.width, values: mask.values.map { 1 - $0 })
         let settings = settings(iterations: 2) { $0.objective.pooling = .avg }
-        let result = try run([StyleImage(Self.starry.tensor, mask: mask), StyleImage(Self.wave.tensor, mask: inverse)],
+        let result = try run([StyleImage(Self.starry, mask: mask), StyleImage(Self.wave, mask: inverse)],
                              settings, content: content)
         XCTAssertEqual(result.shape, [3, content.height, content.width])
         XCTAssertTrue(result.scalars.allSatisfy(\.isFinite))
@@ -142,12 +142,12 @@ final class ControlsTests: XCTestCase {
     // MARK: colours
 
     func testLuminanceTransferKeepsTheContentsChroma() throws {
-        let result = Image(try run([StyleImage(Self.starry.tensor)], settings { $0.preserveColors = .luminance }))
+        let result = Image(try run([StyleImage(Self.starry)], settings { $0.preserveColors = .luminance }))
         let chromaError = zip(result.chroma, Self.content.chroma).map { abs($0 - $1) }.max()!
         XCTAssertLessThan(chromaError, 1e-2)
         let luminanceChange = zip(result.luminance, Self.content.luminance).map { abs($0 - $1) }.max()!
         XCTAssertGreaterThan(luminanceChange, 1, "the style changed the luminance")
-        let plain = Image(try run([StyleImage(Self.starry.tensor)], settings()))
+        let plain = Image(try run([StyleImage(Self.starry)], settings()))
         XCTAssertGreaterThan(zip(plain.chroma, Self.content.chroma).map { abs($0 - $1) }.max()!, 1, "without it, colours change")
     }
 
@@ -170,11 +170,11 @@ final class ControlsTests: XCTestCase {
 
     func testMatchTransfersTowardsTheRecolouredStyle() throws {
         let settings = settings(iterations: 0) { $0.preserveColors = .match }
-        let matched = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry.tensor)], settings: settings)
+        let matched = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)], settings: settings)
         let recoloured = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor,
-                                           styles: [StyleImage(Self.starry.matchingColors(of: Self.content).tensor)],
+                                           styles: [StyleImage(Self.starry.matchingColors(of: Self.content))],
                                            settings: self.settings(iterations: 0))
-        let plain = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry.tensor)],
+        let plain = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)],
                                       settings: self.settings(iterations: 0))
         let x = VGG19.preprocess(Self.content.tensor)
         let (a, b, c) = (try matched.objective.evaluate(x).terms.style, try recoloured.objective.evaluate(x).terms.style,
@@ -186,7 +186,7 @@ final class ControlsTests: XCTestCase {
     // MARK: start images
 
     func testBlurredStartIsTheBlurredPhoto() throws {
-        let transfer = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry.tensor)],
+        let transfer = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)],
                                          settings: settings(iterations: 0) { $0.start = .blurred(sigma: 3) })
         let start = try transfer.run()
         let expected = Self.content.gaussianBlurred(sigma: 3).tensor
@@ -195,37 +195,49 @@ final class ControlsTests: XCTestCase {
     }
 
     func testImageStartMustHaveTheOutputsSize() throws {
-        let transfer = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry.tensor)],
+        let transfer = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)],
                                          settings: settings(iterations: 0) { $0.start = .image(Self.starry.tensor) })
         XCTAssertThrowsError(try transfer.run())
     }
 
     // MARK: style scale and coarse to fine
 
+    func stages(size: Int, scales: Int, iterations: Int, scaleIterations: [Int]? = nil) throws -> [CoarseToFine.Stage] {
+        try settings(iterations: iterations) {
+            $0.size = size
+            $0.scales = scales
+            $0.scaleIterations = scaleIterations
+        }.stages()
+    }
+
     func testPlanSplitsIterationsCoarseToFine() throws {
-        let plan = try CoarseToFine.plan(size: 1024, scales: 3, iterations: 700)
-        XCTAssertEqual(plan, [.init(longSide: 256, iterations: 400), .init(longSide: 512, iterations: 200),
-                              .init(longSide: 1024, iterations: 100)])
-        XCTAssertEqual(try CoarseToFine.plan(size: 500, scales: 1, iterations: 500), [.init(longSide: 500, iterations: 500)])
-        XCTAssertEqual(try CoarseToFine.plan(size: 400, scales: 2, iterations: 0, stageIterations: [7, 3]).map(\.iterations), [7, 3])
-        XCTAssertThrowsError(try CoarseToFine.plan(size: 400, scales: 2, iterations: 10, stageIterations: [7]))
-        XCTAssertThrowsError(try CoarseToFine.plan(size: 64, scales: 3, iterations: 10), "the first stage would be 16 px")
+        XCTAssertEqual(try stages(size: 1024, scales: 3, iterations: 700),
+                       [.init(longSide: 256, iterations: 400), .init(longSide: 512, iterations: 200), .init(longSide: 1024, iterations: 100)])
+        XCTAssertEqual(try stages(size: 500, scales: 1, iterations: 500), [.init(longSide: 500, iterations: 500)])
+        XCTAssertEqual(try stages(size: 400, scales: 2, iterations: 0, scaleIterations: [7, 3]).map(\.iterations), [7, 3])
+        XCTAssertThrowsError(try stages(size: 400, scales: 2, iterations: 10, scaleIterations: [7]))
+        XCTAssertThrowsError(try stages(size: 64, scales: 3, iterations: 10)) {
+            XCTAssertEqual(($0 as? InvalidInput)?.setting, "scales", "the first stage would be 16 px")
+        }
     }
 
     /// The second stage starts from the first's result, upsampled: already lower in objective than the photo.
     func testSecondStageStartsFromTheFirstsResult() throws {
         let content = Self.example("chelsea-cat.png", longSide: 96)
-        let stages = try CoarseToFine.plan(size: 96, scales: 2, iterations: 0, stageIterations: [10, 1])
         var stageStarts: [Int: Double] = [:]
-        let result = try CoarseToFine(vgg: Self.vgg, content: content, styles: [StyleSource(Self.starry)], stages: stages,
-                                      settings: settings()).run { stage, progress in
+        let twoStages = settings {
+            $0.size = 96
+            $0.scales = 2
+            $0.scaleIterations = [10, 1]
+        }
+        let result = try CoarseToFine(vgg: Self.vgg, content: content, styles: [StyleImage(Self.starry)], settings: twoStages).run { stage, progress in
             if progress.iteration == 0 { stageStarts[stage] = progress.terms.total }
             return true
         }
         XCTAssertEqual(result.shape, [3, content.height, content.width])
         var fromPhoto: Double = 0
-        _ = try CoarseToFine(vgg: Self.vgg, content: content, styles: [StyleSource(Self.starry)],
-                             stages: [.init(longSide: 96, iterations: 0)], settings: settings()).run { _, progress in
+        _ = try CoarseToFine(vgg: Self.vgg, content: content, styles: [StyleImage(Self.starry)],
+                             settings: settings(iterations: 0) { $0.size = 96 }).run { _, progress in
             fromPhoto = progress.terms.total
             return true
         }
@@ -236,15 +248,19 @@ final class ControlsTests: XCTestCase {
     func testStyleScaleResizesTheStyleRelativeToTheOutput() throws {
         func styleAtStart(scale: Float) throws -> Double {
             var style = 0.0
-            _ = try CoarseToFine(vgg: Self.vgg, content: Self.content, styles: [StyleSource(Self.example("starry-night.jpg", longSide: 200))],
-                                 styleScale: scale, stages: [.init(longSide: 64, iterations: 0)], settings: settings()).run { _, p in
+            let scaled = settings(iterations: 0) {
+                $0.size = 64
+                $0.styleScale = scale
+            }
+            _ = try CoarseToFine(vgg: Self.vgg, content: Self.content, styles: [StyleImage(Self.example("starry-night.jpg", longSide: 200))],
+                                 settings: scaled).run { _, p in
                 style = p.terms.style
                 return true
             }
             return style
         }
         let halfSize = try StyleTransfer(vgg: Self.vgg, content: Self.content.resized(longSide: 64).tensor,
-                                         styles: [StyleImage(Self.example("starry-night.jpg", longSide: 200).resized(longSide: 32).tensor)],
+                                         styles: [StyleImage(Self.example("starry-night.jpg", longSide: 200).resized(longSide: 32))],
                                          settings: settings(iterations: 0))
         let expected = try halfSize.objective.evaluate(VGG19.preprocess(Self.content.resized(longSide: 64).tensor)).terms.style
         let half = try styleAtStart(scale: 0.5)
@@ -254,8 +270,8 @@ final class ControlsTests: XCTestCase {
 
     func testMasksOfAnotherSizeAreResizedToEachStage() throws {
         let mask = StyleMask(height: 10, width: 10, values: (0..<100).map { $0 % 10 < 5 ? 1 : 0 })
-        let result = try CoarseToFine(vgg: Self.vgg, content: Self.content, styles: [StyleSource(Self.starry, mask: mask)],
-                                      stages: [.init(longSide: 48, iterations: 1)], settings: settings()).run()
+        let result = try CoarseToFine(vgg: Self.vgg, content: Self.content, styles: [StyleImage(Self.starry, mask: mask)],
+                                      settings: settings(iterations: 1) { $0.size = 48 }).run()
         XCTAssertEqual(result.shape, [3, Self.content.height, Self.content.width])
     }
 
@@ -273,5 +289,25 @@ final class ControlsTests: XCTestCase {
         XCTAssertEqual(MemoryEstimate.largestFittingLongSide(upTo: 4096, bytes: large) { side in
             MemoryEstimate.peakBytes(height: side, width: side, styleSizes: [(side, side)], settings: TransferSettings())
         }, 1024)
+    }
+
+    /// The memory policy: a history left to the library shrinks until the run fits; a run that cannot fit says
+    /// which size would.
+    func testMemoryFitShortensTheHistoryThenSuggestsASize() throws {
+        var settings = TransferSettings()
+        settings.size = 1024
+        let photo = (width: 1024, height: 1024)
+        let full = try MemoryEstimate.peakBytes(content: photo, styles: [photo], settings: settings)
+        let (fitted, needed) = try MemoryEstimate.fit(settings, content: photo, styles: [photo], availableBytes: full - 1)
+        XCTAssertEqual(fitted.lbfgsHistory, 95)
+        XCTAssertLessThan(needed, full)
+        XCTAssertEqual(try MemoryEstimate.fit(settings, content: photo, styles: [photo], availableBytes: full).settings.lbfgsHistory, 100)
+        settings.lbfgsHistory = 100
+        XCTAssertThrowsError(try MemoryEstimate.fit(settings, content: photo, styles: [photo], availableBytes: full - 1)) { error in
+            let tooLarge = error as? MemoryEstimate.TooLarge
+            XCTAssertNotNil(tooLarge?.fittingSize)
+            XCTAssertLessThan(tooLarge?.fittingSize ?? .max, 1024)
+            XCTAssertNil(tooLarge?.fittingSizeWithShortestHistory, "the history was given, so it is not the library's to shorten")
+        }
     }
 }

@@ -36,8 +36,8 @@ final class FeedForwardTrainingTests: XCTestCase {
         settings.width = 0.125
         settings.learningRate = 1e-2
         settings.styleSize = 32
-        settings.styleLayers = "relu1_1,relu2_1,relu3_1"
-        settings.contentLayers = "relu2_2"
+        settings.objective.styleLayers = ["relu1_1", "relu2_1", "relu3_1"].map { WeightedLayer($0) }
+        settings.objective.contentLayers = [WeightedLayer("relu2_2")]
         settings.steps = 20
         settings.seed = 4
         return settings
@@ -86,7 +86,7 @@ final class FeedForwardTrainingTests: XCTestCase {
         XCTAssertEqual(resumed.checkpoint.optimizer.secondMoment, straight.checkpoint.optimizer.secondMoment)
 
         var other = settings
-        other.styleWeight = 1
+        other.objective.styleWeight = 1
         XCTAssertThrowsError(try makeTraining(other, checkpoint: saved))
     }
 

@@ -66,7 +66,7 @@ final class TransformerNetTests: XCTestCase {
     }
 }
 
-/// The whole network against PyTorch's autograd (scripts/transformer_net.py fixture, computed in float64): the same
+/// The whole network against PyTorch's autograd (scripts/reference/transformer_net.py fixture, computed in float64): the same
 /// parameters and input must give the same output, and the same output gradient the same parameter gradients.
 final class TransformerNetTorchTests: XCTestCase {
     func testForwardAndBackwardAgreeWithPyTorch() throws {

@@ -2,12 +2,57 @@
 /// serve as the perceptual features of every objective here. Inputs are preprocessed images: BGR, 0...255,
 /// minus the ImageNet mean (see `VGG19.preprocess`).
 public struct VGG19: Sendable {
-    /// Convolutions per block and channels per block; a 2x2 pooling follows each block.
-    static let blocks: [(convolutions: Int, channels: Int)] = [(2, 64), (2, 128), (4, 256), (4, 512), (4, 512)]
+    /// One 3x3 convolution (with its ReLU) of VGG19, named as in the literature: `conv2_1` is the first of block 2.
+    public struct Layer: Sendable, Hashable {
+        public let block: Int
+        public let index: Int
+        public let inputChannels: Int
+        public let outputChannels: Int
+        /// A 2x2 pooling follows the last convolution of each block.
+        public let endsBlock: Bool
+
+        public var name: String { "conv\(block)_\(index)" }
+        /// The ReLU after it, whose output the objectives read: `relu2_1`.
+        public var relu: String { "relu\(block)_\(index)" }
+        public var weightName: String { name + ".weight" }
+        public var biasName: String { name + ".bias" }
+        public var weightShape: [Int] { [outputChannels, inputChannels, 3, 3] }
+        public var biasShape: [Int] { [outputChannels] }
+    }
+
+    /// The network, the one table everything about VGG19 derives from: five blocks of 2, 2, 4, 4 and 4
+    /// convolutions with 64, 128, 256, 512 and 512 channels, each block followed by a 2x2 pooling.
+    public static let layers: [Layer] = {
+        var layers: [Layer] = []
+        var inputChannels = 3  // RGB
+        for (block, (count, channels)) in [(2, 64), (2, 128), (4, 256), (4, 512), (4, 512)].enumerated() {
+            for index in 1...count {
+                layers.append(Layer(block: block + 1, index: index, inputChannels: inputChannels, outputChannels: channels,
+                                    endsBlock: index == count))
+                inputChannels = channels
+            }
+        }
+        return layers
+    }()
 
     /// The ReLU layers in network order: relu1_1, relu1_2, relu2_1, ... relu5_4.
-    public static let reluLayers: [String] = blocks.enumerated().flatMap { block, shape in
-        (1...shape.convolutions).map { "relu\(block + 1)_\($0)" }
+    public static let reluLayers: [String] = layers.map(\.relu)
+
+    /// The deepest of some ReLU layers (relu1_1 for none): how far a network serving them must run.
+    public static func deepest(of names: some Sequence<String>) -> String {
+        let names = Set(names)
+        return reluLayers.last { names.contains($0) } ?? "relu1_1"
+    }
+
+    /// The layers down to `deepest` (an index into `layers`), each with its input's height and width for an image
+    /// of `height` x `width`: the plan that `VGG19Features` builds, `auto` precision measures and `MemoryEstimate`
+    /// counts.
+    static func plan(height: Int, width: Int, depth: Int) -> [(layer: Layer, height: Int, width: Int)] {
+        var (h, w) = (height, width)
+        return layers[...depth].map { layer in
+            defer { if layer.endsBlock { (h, w) = (h / 2, w / 2) } }
+            return (layer, h, w)
+        }
     }
 
     /// The Caffe mean in BGR order, subtracted from BGR pixels in 0...255.
@@ -17,15 +62,9 @@ public struct VGG19: Sendable {
     public let parameters: [String: Tensor]
 
     public init(parameters: [String: Tensor]) throws {
-        var inputChannels = 3
-        for (block, shape) in Self.blocks.enumerated() {
-            for index in 1...shape.convolutions {
-                let name = "conv\(block + 1)_\(index)"
-                let expected = ["\(name).weight": [shape.channels, inputChannels, 3, 3], "\(name).bias": [shape.channels]]
-                for (key, dims) in expected where parameters[key]?.shape != dims {
-                    throw EngineError(description: "VGG19 weights: \(key) should be \(dims), found \(parameters[key].map { "\($0.shape)" } ?? "nothing")")
-                }
-                inputChannels = shape.channels
+        for layer in Self.layers {
+            for (key, dims) in [(layer.weightName, layer.weightShape), (layer.biasName, layer.biasShape)] where parameters[key]?.shape != dims {
+                throw InvalidInput("VGG19 weights: \(key) should be \(dims), found \(parameters[key].map { "\($0.shape)" } ?? "nothing")")
             }
         }
         self.parameters = parameters
@@ -115,7 +154,7 @@ public final class VGG19Features {
     public init(_ network: VGG19, height: Int, width: Int, deepest: String, pooling: PoolingKind = .max,
                 algorithm: ConvolutionAlgorithm = .direct, precision: Precision = .fp32) throws {
         guard let depth = VGG19.reluLayers.firstIndex(of: deepest) else {
-            throw EngineError(description: "unknown VGG19 layer \(deepest)")
+            throw InvalidInput("unknown VGG19 layer \(deepest)")
         }
         self.height = height
         self.width = width
@@ -124,23 +163,17 @@ public final class VGG19Features {
         var stages: [Stage] = []
         var shape = [1, 3, height, width]
         var layout: MemoryDescriptor? = nil
-        var built = 0
-        blocks: for (block, spec) in VGG19.blocks.enumerated() {
-            for index in 1...spec.convolutions {
-                let name = "conv\(block + 1)_\(index)"
-                let convolution = try Convolution.make(inputShape: shape, weights: network.parameters["\(name).weight"]!,
-                                                       bias: network.parameters["\(name).bias"]!, padding: 1,
-                                                       fusedReLU: true, algorithm: algorithm, precision: precision,
-                                                       sourceLayout: layout)
-                let relu = "relu\(block + 1)_\(index)"
-                stages.append(.convolution(convolution, name: relu))
-                stageOfLayer[relu] = stages.count - 1
-                (shape, layout) = (convolution.outputShape, convolution.destinationLayout)
-                built += 1
-                if built > depth { break blocks }
-            }
+        for (layer, _, _) in VGG19.plan(height: height, width: width, depth: depth) {
+            let convolution = try Convolution.make(inputShape: shape, weights: network.parameters[layer.weightName]!,
+                                                   bias: network.parameters[layer.biasName]!, padding: 1,
+                                                   fusedReLU: true, algorithm: algorithm, precision: precision,
+                                                   sourceLayout: layout)
+            stages.append(.convolution(convolution, name: layer.relu))
+            stageOfLayer[layer.relu] = stages.count - 1
+            (shape, layout) = (convolution.outputShape, convolution.destinationLayout)
+            guard layer.endsBlock && layer.relu != deepest else { continue }
             guard shape[2] >= 2 && shape[3] >= 2 else {
-                throw EngineError(description: "a \(width)x\(height) image is too small for VGG19 down to \(deepest)")
+                throw InvalidInput("a \(width)x\(height) image is too small for VGG19 down to \(deepest)")
             }
             let pool = try Pooling(inputShape: shape, sourceLayout: layout!, kind: pooling.engineKind)
             stages.append(.pooling(pool, workspace: try pool.makeWorkspace()))
@@ -203,30 +236,16 @@ public final class VGG19Features {
         fromNetworkInput = try Reorder(from: inputGradient.descriptor, to: plainInput)
     }
 
-    /// The convolutions' input shapes down to layer `depth` (an index into `VGG19.reluLayers`), in order, with
-    /// their parameters' names: the plan that `init` builds and that `auto` precision measures.
-    static func convolutionShapes(height: Int, width: Int, depth: Int) -> [(name: String, inputShape: [Int])] {
-        var shapes: [(String, [Int])] = []
-        var (channels, h, w) = (3, height, width)
-        for (block, spec) in VGG19.blocks.enumerated() {
-            for index in 1...spec.convolutions where shapes.count <= depth {
-                shapes.append(("conv\(block + 1)_\(index)", [1, channels, h, w]))
-                channels = spec.channels
-            }
-            (h, w) = (h / 2, w / 2)
-        }
-        return shapes
-    }
-
     /// `auto` made concrete: float32 or bf16 for the whole network, from each layer's measured kernels.
     private static func resolve(_ precision: Precision, _ network: VGG19, height: Int, width: Int, depth: Int,
                                 algorithm: ConvolutionAlgorithm) throws -> Precision {
         guard precision == .auto else { return precision }
         guard Precision.cpuHasNativeBF16 else { return .fp32 }
         var fp32 = 0.0, bf16 = 0.0
-        for (name, shape) in convolutionShapes(height: height, width: width, depth: depth) {
-            let seconds = try Convolution.secondsPerStep(inputShape: shape, weights: network.parameters["\(name).weight"]!,
-                                                         bias: network.parameters["\(name).bias"]!, padding: 1,
+        for (layer, h, w) in VGG19.plan(height: height, width: width, depth: depth) {
+            let seconds = try Convolution.secondsPerStep(inputShape: [1, layer.inputChannels, h, w],
+                                                         weights: network.parameters[layer.weightName]!,
+                                                         bias: network.parameters[layer.biasName]!, padding: 1,
                                                          fusedReLU: true, algorithm: algorithm)
             fp32 += seconds.fp32
             bf16 += seconds.bf16
@@ -290,7 +309,7 @@ public final class VGG19Features {
 
     private func stage(of name: String) throws -> Int {
         guard let index = stageOfLayer[name] else {
-            throw EngineError(description: "layer \(name) is not computed (network built down to \(layers.last!))")
+            throw InvalidInput("layer \(name) is not computed (network built down to \(layers.last!))")
         }
         return index
     }

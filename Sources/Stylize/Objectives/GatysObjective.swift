@@ -1,47 +1,3 @@
-/// A VGG19 layer and how much its term counts.
-public struct WeightedLayer: Sendable, Equatable {
-    public let name: String
-    public let weight: Float
-
-    public init(_ name: String, weight: Float = 1) {
-        self.name = name
-        self.weight = weight
-    }
-}
-
-/// The knobs of the Gatys objective, with jcjohnson/neural-style's defaults.
-public struct ObjectiveSettings: Sendable {
-    public var contentWeight: Float = 5
-    public var styleWeight: Float = 100
-    public var tvWeight: Float = 1e-3
-    public var contentLayers: [WeightedLayer] = [WeightedLayer("relu4_2")]
-    public var styleLayers: [WeightedLayer] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"].map { WeightedLayer($0) }
-    public var pooling: PoolingKind = .max
-    public var algorithm: ConvolutionAlgorithm = .auto
-    /// bf16 where this CPU runs it natively and faster (`auto`), or always float32 / bf16.
-    public var precision: Precision = .auto
-
-    public init() {}
-
-    /// The deepest layer any term needs: VGG19 is run no further.
-    var deepestLayer: String {
-        let used = Set((contentLayers + styleLayers).map(\.name))
-        return VGG19.reluLayers.last { used.contains($0) } ?? "relu1_1"
-    }
-
-    public func validate() throws {
-        for layer in contentLayers + styleLayers where !VGG19.reluLayers.contains(layer.name) {
-            throw EngineError(description: "unknown layer '\(layer.name)'; VGG19's are \(VGG19.reluLayers.joined(separator: ", "))")
-        }
-        for layer in contentLayers + styleLayers where !(layer.weight >= 0 && layer.weight.isFinite) {
-            throw EngineError(description: "layer weight for \(layer.name) must be a non-negative number")
-        }
-        for (name, w) in [("content", contentWeight), ("style", styleWeight), ("tv", tvWeight)] where !(w >= 0 && w.isFinite) {
-            throw EngineError(description: "the \(name) weight must be a non-negative number, not \(w)")
-        }
-    }
-}
-
 /// The parts of the objective at one image.
 public struct ObjectiveTerms: Sendable {
     public var content: Double = 0
@@ -151,7 +107,7 @@ public final class GatysObjective {
     /// only one network is alive at a time, as each takes as much memory as the main one would at that size.
     public static func styleTargets(vgg: VGG19, styles: [Tensor], settings: ObjectiveSettings) throws -> [[String: Tensor]] {
         try settings.validate()
-        let deepest = VGG19.reluLayers.last { settings.styleLayers.map(\.name).contains($0) } ?? "relu1_1"
+        let deepest = VGG19.deepest(of: settings.styleLayers.map(\.name))
         var grams = [[String: Tensor]](repeating: [:], count: styles.count)
         let bySize = Dictionary(grouping: styles.indices) { [styles[$0].shape[1], styles[$0].shape[2]] }
         for (size, indices) in bySize {

@@ -1,148 +1,46 @@
 import Foundation
 
-/// Everything that decides what a feed-forward training run computes. Stored in checkpoints and model files.
-public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
-    /// Optimiser steps; each sees `batch` crops.
-    public var steps = 2000
-    public var batch = 4
-    /// Side of the square training crops.
-    public var size = 256
-    /// Long side the style image is resized to before its Gram matrices are taken.
-    public var styleSize = 512
-    /// The network's channel multiplier (`TransformerNet.width`).
-    public var width: Float = 1
-    public var learningRate: Float = 1e-3
-    public var contentWeight: Float = 5
-    public var styleWeight: Float = 100
-    public var tvWeight: Float = 1e-3
-    /// As the `transfer` command takes them: "relu4_2", "relu3_1:0.5,relu4_1".
-    public var contentLayers = "relu4_2"
-    public var styleLayers = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
-    public var pooling = PoolingKind.max
-    public var seed: UInt64 = 0
-    /// The style image's file name, for the record.
-    public var style = ""
-
-    public init() {}
-
-    public func validate() throws {
-        for (name, value) in [("steps", steps), ("batch", batch), ("size", size), ("style size", styleSize)] where value <= 0 {
-            throw EngineError(description: "the \(name) must be positive, not \(value)")
-        }
-        guard size % TransformerNet.sizeMultiple == 0 else {
-            throw EngineError(description: "the crop size must be a multiple of \(TransformerNet.sizeMultiple), not \(size)")
-        }
-        guard size >= 32 else { throw EngineError(description: "the crop size must be at least 32 for VGG19's deep layers") }
-        guard width > 0 && width <= 4 else { throw EngineError(description: "the width must be in (0, 4], not \(width)") }
-        guard learningRate > 0 && learningRate.isFinite else { throw EngineError(description: "the learning rate must be positive") }
-        try objective().validate()
-    }
-
-    public func objective() throws -> ObjectiveSettings {
-        var objective = ObjectiveSettings()
-        objective.contentWeight = contentWeight
-        objective.styleWeight = styleWeight
-        objective.tvWeight = tvWeight
-        objective.contentLayers = try WeightedLayer.parseList(contentLayers)
-        objective.styleLayers = try WeightedLayer.parseList(styleLayers)
-        objective.pooling = pooling
-        return objective
-    }
-
-}
-
-/// Training settings, kept in model files and checkpoints as one line of JSON (their "training" field).
-public protocol RecordedSettings: Codable, Equatable {
-    var steps: Int { get set }
-    var learningRate: Float { get set }
-}
-
-extension RecordedSettings {
-    /// One line, keys sorted, so that equal settings give equal text.
-    public func json() -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
-    }
-
-    public static func fromJSON(_ text: String) throws -> Self {
-        try JSONDecoder().decode(Self.self, from: Data(text.utf8))
-    }
-
-    /// Checks that a run saved with `saved` settings may continue under these. Only the number of steps (to train
-    /// longer) and the learning rate (to lower it by hand for the last steps) may change; anything else would not
-    /// continue the run.
-    func checkResumable(from saved: Self) throws {
-        var continued = saved
-        continued.steps = steps
-        continued.learningRate = learningRate
-        guard continued == self else {
-            throw EngineError(description: "the checkpoint was made with other settings; resume with the same flags: \(saved.json())")
-        }
-    }
-}
-
-extension PoolingKind: Codable {}
-
-extension WeightedLayer {
-    /// "relu3_1:0.5,relu4_1" -> layers with weights.
-    public static func parseList(_ list: String) throws -> [WeightedLayer] {
-        let layers = try list.split(separator: ",").map { item -> WeightedLayer in
-            let parts = item.split(separator: ":", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
-            guard VGG19.reluLayers.contains(parts[0]) else {
-                throw EngineError(description: "unknown layer '\(parts[0])'; VGG19's are \(VGG19.reluLayers.joined(separator: ","))")
-            }
-            guard parts.count <= 2, let weight = parts.count == 2 ? Float(parts[1]) : 1, weight >= 0, weight.isFinite else {
-                throw EngineError(description: "'\(item)' should be layer or layer:weight with a weight >= 0")
-            }
-            return WeightedLayer(parts[0], weight: weight)
-        }
-        guard !layers.isEmpty else { throw EngineError(description: "the layer list '\(list)' names no layer") }
-        return layers
-    }
-}
-
 /// Johnson et al.'s training: a transformer network learns to minimise the perceptual loss (content to the input
 /// photo, style to one style image, total variation) of its output, over random crops of photos, with Adam.
-public final class FeedForwardTraining {
-    public let settings: TrainingSettings
-    public private(set) var network: TransformerNet
-    /// Steps done so far.
-    public private(set) var step = 0
-    private var adam: Adam
-    private let compiled: CompiledTransformerNet
-    private let vgg: VGG19Features
-    private let photos: PhotoCrops
-    private let objective: ObjectiveSettings
-    private let styleLosses: [String: StyleLoss]
-    private let totalVariation: TotalVariation
+public typealias FeedForwardTraining = Training<StyleNetworkLoss>
 
+extension Training where Loss == StyleNetworkLoss {
     /// - Parameters:
     ///   - style: the style image, RGB 0...255 [3, h, w], already at `settings.styleSize`.
     ///   - checkpoint: a saved state to continue from, or nil for a fresh network.
     ///   - precision: for the transformer network and VGG19, each resolved on its own under `auto`. Not part of the
     ///     recorded settings: a run may be resumed in another precision.
-    public init(settings: TrainingSettings, vgg network: VGG19, style: Tensor, photos: PhotoCrops,
-                checkpoint: TrainingCheckpoint? = nil, precision: Precision = .auto) throws {
-        try settings.validate()
+    public convenience init(settings: TrainingSettings, vgg: VGG19, style: Tensor, photos: PhotoCrops,
+                            checkpoint: TrainingCheckpoint? = nil, precision: Precision = .auto) throws {
+        try self.init(settings: settings, checkpoint: checkpoint,
+                      fresh: { try TransformerNet(width: settings.width, seed: settings.seed) }) { network in
+            try StyleNetworkLoss(settings: settings, network: network, vgg: vgg, style: style, photos: photos, precision: precision)
+        }
+    }
+}
+
+/// The perceptual loss of a transformer network's outputs on a batch of photo crops, and its gradient for every
+/// parameter: VGG19 features of the output against those of the photo (content) and of the style image (Gram
+/// matrices), plus total variation.
+public final class StyleNetworkLoss: TrainingLoss {
+    private let settings: TrainingSettings
+    private let compiled: CompiledTransformerNet
+    private let vgg: VGG19Features
+    private let photos: PhotoCrops
+    private let styleLosses: [String: StyleLoss]
+    private let totalVariation: TotalVariation
+
+    init(settings: TrainingSettings, network: TransformerNet, vgg: VGG19, style: Tensor, photos: PhotoCrops,
+         precision: Precision) throws {
         self.settings = settings
         self.photos = photos
-        objective = try settings.objective()
-        if let checkpoint {
-            try settings.checkResumable(from: checkpoint.model.settings)
-            self.network = checkpoint.model.network
-            step = checkpoint.model.steps
-            adam = checkpoint.optimizer
-            adam.learningRate = settings.learningRate
-        } else {
-            self.network = try TransformerNet(width: settings.width, seed: settings.seed)
-            adam = Adam(learningRate: settings.learningRate)
-        }
-        compiled = try CompiledTransformerNet(self.network, height: settings.size, width: settings.size,
+        let objective = settings.objective
+        compiled = try CompiledTransformerNet(network, height: settings.size, width: settings.size,
                                               precision: precision, training: true)
-        vgg = try VGG19Features(network, height: settings.size, width: settings.size, deepest: objective.deepestLayer,
-                                pooling: objective.pooling, precision: precision)
-        let grams = try GatysObjective.styleTargets(vgg: network, style: VGG19.preprocess(style), settings: objective)
+        // Direct convolutions: the training loop has always run them, and Winograd's 1e-4 would change its numbers.
+        self.vgg = try VGG19Features(vgg, height: settings.size, width: settings.size, deepest: objective.deepestLayer,
+                                     pooling: objective.pooling, algorithm: .direct, precision: precision)
+        let grams = try GatysObjective.styleTargets(vgg: vgg, style: VGG19.preprocess(style), settings: objective)
         var styleLosses: [String: StyleLoss] = [:]
         for layer in objective.styleLayers {
             styleLosses[layer.name] = StyleLoss(target: grams[layer.name]!, weight: objective.styleWeight * layer.weight)
@@ -151,8 +49,8 @@ public final class FeedForwardTraining {
         totalVariation = TotalVariation(weight: objective.tvWeight)
     }
 
-    /// One optimiser step over one batch of crops; returns the loss terms averaged over the batch.
-    public func trainStep() throws -> ObjectiveTerms {
+    /// The loss terms averaged over the batch; the gradients summed over it, with 1/batch as their scale.
+    public func lossAndGradients(step: Int) throws -> (terms: ObjectiveTerms, gradients: [String: Tensor], gradientScale: Float) {
         let crops = try photos.batch(step: step, count: settings.batch, seed: settings.seed)
         var terms = ObjectiveTerms()
         var gradients: [String: [Float]] = [:]
@@ -163,19 +61,12 @@ public final class FeedForwardTraining {
             terms.tv += imageTerms.tv / Double(crops.count)
             for (name, gradient) in imageGradients { gradients[name, default: []].add(gradient.scalars) }
         }
-        guard terms.total.isFinite else {
-            throw EngineError(description: "the loss became \(terms.total) at step \(step); try a smaller learning rate")
-        }
-        let updated = adam.step(network.parameters, gradients: gradients.mapValues { Tensor(shape: [$0.count], scalars: $0) },
-                                gradientScale: 1 / Float(crops.count))
-        try network.update(updated)
-        try compiled.setParameters(network)
-        step += 1
-        return terms
+        return (terms, gradients.mapValues { Tensor(shape: [$0.count], scalars: $0) }, 1 / Float(crops.count))
     }
 
     /// The perceptual loss of the network's output for one photo and its gradient for every parameter.
     private func lossAndGradients(_ photo: Tensor) throws -> (ObjectiveTerms, [String: Tensor]) {
+        let objective = settings.objective
         let contentLayers = Set(objective.contentLayers.map(\.name))
         let targets = try vgg.forward(VGG19.preprocess(photo), returning: contentLayers)
         let output = compiled.forward(photo)
@@ -199,14 +90,12 @@ public final class FeedForwardTraining {
         return (terms, try compiled.backward(outputGradient))
     }
 
-    /// Everything needed to continue exactly from here.
-    public var checkpoint: TrainingCheckpoint {
-        TrainingCheckpoint(model: model, optimizer: adam)
-    }
+    public func setParameters(_ network: TransformerNet) throws { try compiled.setParameters(network) }
 
-    /// What the transformer network and VGG19 run in, e.g. "bf16" or "fp32 / VGG19 bf16".
     public var precision: String { Precision.label(network: compiled.precision, vgg: vgg.precision) }
+}
 
-    /// The trained network as a model file's contents.
-    public var model: StyleModel { StyleModel(network: network, settings: settings, steps: step) }
+extension ObjectiveTerms: TrainingTerms {
+    public var fields: [(String, Double)] { [("content", content), ("style", style), ("tv", tv), ("total", total)] }
+    public var summary: String { String(format: "loss %.4g", total) }
 }

@@ -29,30 +29,24 @@ public enum MemoryEstimate {
     static func networkFloats(height: Int, width: Int, deepest: String, used: Set<String>, masked: Int,
                               training: Bool, winograd: Bool = true) -> Double {
         guard let depth = VGG19.reluLayers.firstIndex(of: deepest) else { return 0 }
-        var (h, w) = (height, width)
         // The image and its gradient, in a 16-channel blocked layout at worst.
-        var arena = Double(2 * 16 * h * w), reluOutputs = 0.0, poolOutputs = 0.0, kept = 0.0, maskFloats = 0.0
-        var (input, inputChannels) = (Double(16 * h * w), 3)
-        var built = 0
-        blocks: for (block, spec) in VGG19.blocks.enumerated() {
-            for index in 1...spec.convolutions {
-                let output = Double(spec.channels * h * w)
-                // oneDNN's Winograd keeps whole-layer transformed tiles for layers of 128 input channels or more.
-                let scratchpad = winograd && inputChannels >= 128 ? 2.25 * (input + output) : 0
-                arena = max(arena, input + scratchpad + output)
-                reluOutputs += output
-                let name = "relu\(block + 1)_\(index)"
-                if used.contains(name) {
-                    if training && name != "relu1_1" { kept += output }
-                    maskFloats += Double(masked * h * w)
-                }
-                (input, inputChannels) = (output, spec.channels)
-                built += 1
-                if built > depth { break blocks }
+        var arena = Double(2 * 16 * height * width), reluOutputs = 0.0, poolOutputs = 0.0, kept = 0.0, maskFloats = 0.0
+        var (input, inputChannels) = (Double(16 * height * width), 3)
+        for (layer, h, w) in VGG19.plan(height: height, width: width, depth: depth) {
+            let output = Double(layer.outputChannels * h * w)
+            // oneDNN's Winograd keeps whole-layer transformed tiles for layers of 128 input channels or more.
+            let scratchpad = winograd && inputChannels >= 128 ? 2.25 * (input + output) : 0
+            arena = max(arena, input + scratchpad + output)
+            reluOutputs += output
+            if used.contains(layer.relu) {
+                if training && layer.relu != "relu1_1" { kept += output }
+                maskFloats += Double(masked * h * w)
             }
-            (h, w) = (h / 2, w / 2)
-            poolOutputs += Double(spec.channels * h * w)
-            input = Double(spec.channels * h * w)
+            (input, inputChannels) = (output, layer.outputChannels)
+            if layer.endsBlock && layer.relu != deepest {
+                input = Double(layer.outputChannels * (h / 2) * (w / 2))
+                poolOutputs += input
+            }
         }
         return arena + reluOutputs / 32 + poolOutputs / 4 + Double(3 * height * width) + kept + maskFloats
     }
@@ -62,14 +56,14 @@ public enum MemoryEstimate {
                                  settings: TransferSettings) -> Int {
         let objective = settings.objective
         let used = Set((objective.contentLayers + objective.styleLayers).map(\.name))
-        let styleDeepest = VGG19.reluLayers.last { objective.styleLayers.map(\.name).contains($0) } ?? "relu1_1"
+        let styleDeepest = VGG19.deepest(of: objective.styleLayers.map(\.name))
         let winograd = objective.algorithm != .direct
         let styleFloats = styleSizes.map {
             networkFloats(height: $0.height, width: $0.width, deepest: styleDeepest,
                           used: Set(objective.styleLayers.map(\.name)), masked: 0, training: false, winograd: winograd)
         }.max() ?? 0
         let image = Double(3 * height * width)
-        let remembered = settings.optimizer == .lbfgs ? 2 * Double(min(settings.lbfgsHistory, settings.iterations)) : 2
+        let remembered = settings.optimizer == .lbfgs ? 2 * Double(min(settings.effectiveLBFGSHistory, settings.iterations)) : 2
         let mainFloats = networkFloats(height: height, width: width, deepest: objective.deepestLayer, used: used,
                                        masked: maskedStyles, training: true, winograd: winograd)
             + image * (remembered + 12)
@@ -78,17 +72,74 @@ public enum MemoryEstimate {
         return Int(floats * 4 * calibration) + fixedBytes
     }
 
-    /// The peak over the stages of a coarse-to-fine run (the last, largest one, in practice).
+    /// The peak over the stages of a coarse-to-fine run (the last, largest one, in practice), for a content photo
+    /// and style images of these sizes, `maskedStyles` of them with a mask.
     public static func peakBytes(content: (width: Int, height: Int), styles: [(width: Int, height: Int)], maskedStyles: Int = 0,
-                                 styleScale: Float, stages: [CoarseToFine.Stage], settings: TransferSettings) -> Int {
-        stages.map { stage -> Int in
+                                 settings: TransferSettings) throws -> Int {
+        try settings.stages().map { stage -> Int in
             let (w, h) = fitted(content, longSide: stage.longSide)
-            let styleSide = max(1, Int((Float(stage.longSide) * styleScale).rounded()))
+            let styleSide = max(1, Int((Float(stage.longSide) * settings.styleScale).rounded()))
             var stageSettings = settings
             stageSettings.iterations = stage.iterations
             return peakBytes(height: h, width: w, styleSizes: styles.map { let s = fitted($0, longSide: styleSide); return (s.height, s.width) },
                              maskedStyles: maskedStyles, settings: stageSettings)
         }.max() ?? 0
+    }
+
+    /// A run that would not fit in memory, even with the shortest L-BFGS history where that was for the library to
+    /// choose; with the sizes that would fit (nil: none).
+    public struct TooLarge: Error, CustomStringConvertible {
+        public let size: Int
+        public let neededBytes: Int
+        public let availableBytes: Int
+        /// The largest size that fits as the run is set up, and the largest with an L-BFGS history of `shortestHistory`
+        /// (only where the history was the library's to choose).
+        public let fittingSize: Int?
+        public let fittingSizeWithShortestHistory: Int?
+
+        public var description: String {
+            let shorter = fittingSizeWithShortestHistory.map { " or size \($0) with lbfgs history \(MemoryEstimate.shortestHistory)" } ?? ""
+            let suggestion = fittingSize.map { "try size \($0)\(shorter)" } ?? "it does not fit at any size"
+            return "a \(size) px output needs about \(formatBytes(neededBytes)) of memory at its peak, and \(formatBytes(availableBytes)) is available: \(suggestion)"
+        }
+    }
+
+    /// The shortest L-BFGS history `fit` will choose.
+    public static let shortestHistory = 5
+
+    /// The memory policy of a transfer: when the estimated peak is over `availableBytes`, an L-BFGS history left to the
+    /// library (`lbfgsHistory` nil) is shortened, 5 steps at a time down to `shortestHistory`, until the run fits;
+    /// a run that still does not fit is refused with `TooLarge`, which says what size would. Returns the settings to
+    /// run (the history made explicit) and their estimate; `availableBytes` nil (unknown) accepts every run.
+    public static func fit(_ settings: TransferSettings, content: (width: Int, height: Int), styles: [(width: Int, height: Int)],
+                           maskedStyles: Int = 0, availableBytes: Int? = MemoryEstimate.availableBytes()) throws
+        -> (settings: TransferSettings, peakBytes: Int) {
+        func estimate(_ settings: TransferSettings) throws -> Int {
+            try peakBytes(content: content, styles: styles, maskedStyles: maskedStyles, settings: settings)
+        }
+        var fitted = settings
+        fitted.lbfgsHistory = settings.effectiveLBFGSHistory
+        let needed = try estimate(fitted)
+        guard let available = availableBytes, needed > available else { return (fitted, needed) }
+        let historyIsOurs = settings.lbfgsHistory == nil && settings.optimizer == .lbfgs
+        if historyIsOurs {
+            for history in stride(from: TransferSettings.defaultLBFGSHistory - 5, through: shortestHistory, by: -5) {
+                fitted.lbfgsHistory = history
+                let fewer = try estimate(fitted)
+                if fewer <= available { return (fitted, fewer) }
+            }
+        }
+        func fittingSize(history: Int?) -> Int? {
+            var smaller = settings
+            smaller.lbfgsHistory = history ?? settings.effectiveLBFGSHistory
+            return largestFittingLongSide(upTo: settings.size, bytes: available) { side in
+                smaller.size = side
+                return try? estimate(smaller)
+            }
+        }
+        let shortest = historyIsOurs ? fittingSize(history: shortestHistory) : nil
+        throw TooLarge(size: settings.size, neededBytes: needed, availableBytes: available,
+                       fittingSize: fittingSize(history: nil), fittingSizeWithShortestHistory: shortest)
     }
 
     /// (width, height) resized to a long side, as `Image.resized(longSide:)` does.
@@ -108,14 +159,14 @@ public enum MemoryEstimate {
         return nil
     }
 
-    /// The largest output long side (`size` itself or a multiple of 16 below it) whose estimate fits in `bytes`.
-    public static func largestFittingLongSide(upTo size: Int, bytes: Int, estimate: (Int) -> Int) -> Int? {
-        if estimate(size) <= bytes { return size }
+    /// The largest output long side (`size` itself or a multiple of 16 below it) whose estimate fits in `bytes`;
+    /// `estimate` gives nil for sides too small to run at all.
+    static func largestFittingLongSide(upTo size: Int, bytes: Int, estimate: (Int) -> Int?) -> Int? {
+        if let needed = estimate(size), needed <= bytes { return size }
         var best: Int? = nil
-        var side = 16
-        while side < size {
-            if estimate(side) <= bytes { best = side } else { break }
-            side += 16
+        for side in stride(from: 16, to: size, by: 16) {
+            guard let needed = estimate(side) else { continue }
+            if needed <= bytes { best = side } else { break }
         }
         return best
     }

@@ -1,58 +1,16 @@
 import Foundation
 
-/// Gatys et al.'s optimisation-based style transfer: start from an image and move its pixels down the
-/// objective's gradient until it has the content photo's features and the style image's Gram matrices.
-public struct TransferSettings: Sendable {
-    public enum Optimizer: String, Sendable, CaseIterable { case lbfgs, adam }
-    public enum Start: Sendable, Equatable {
-        /// The content photo itself.
-        case content
-        /// neural-style's random start: the mean colour plus Gaussian noise of standard deviation 0.001.
-        case noise
-        /// The content photo under a Gaussian blur of this many pixels (of the output): the seed document's
-        /// guess that a start without the photo's fine detail gives a smoother optimisation.
-        case blurred(sigma: Float)
-        /// A given image, RGB 0...255 [3, H, W] at the output's size: a previous result, or the coarser stage's.
-        case image(Tensor)
-    }
-
-    public var objective = ObjectiveSettings()
-    public var iterations = 500
-    public var optimizer = Optimizer.lbfgs
-    public var lbfgsHistory = 100
-    /// L-BFGS's step length (1, as torch's lbfgs) or Adam's learning rate in preprocessed pixel units.
-    public var learningRate: Float? = nil
-    public var start = Start.content
-    public var seed: UInt64 = 0
-    /// Keep the content photo's colours (Gatys et al. 2017); nil transfers the style's colours too.
-    public var preserveColors: ColorPreservation? = nil
-
-    public init() {}
-
-    /// Adam's default follows neural-style (learning rate 10 on the 0...255 scale); L-BFGS takes unit steps.
-    public var effectiveLearningRate: Float { learningRate ?? (optimizer == .adam ? 10 : 1) }
-}
-
-/// The two ways of keeping the photo's colours of Gatys et al. 2017, "Controlling Perceptual Factors in Neural
-/// Style Transfer".
-public enum ColorPreservation: String, Sendable, CaseIterable {
-    /// Transfer on luminance only: content and style as grey images (the style's luminance first brought to the
-    /// content's mean and deviation), then the content's chroma (YIQ's I and Q) put back on the result.
-    case luminance
-    /// Recolour each style image to the content's mean colour and colour covariance, then transfer in colour.
-    case match
-}
-
 /// One style image and how it is used.
 public struct StyleImage: Sendable {
-    /// RGB 0...255 [3, h, w], at the size its features should be taken.
-    public var image: Tensor
+    /// At any size: `CoarseToFine` resizes it for each stage (`StyleTransfer` takes it at the size its features
+    /// should be taken).
+    public var image: Image
     /// Relative weight; all styles' weights are normalised to sum 1.
     public var weight: Float
-    /// Where in the output this style applies, at the content's size; nil for everywhere.
+    /// Where in the output this style applies, drawn at any size (resized to the output); nil for everywhere.
     public var mask: StyleMask?
 
-    public init(_ image: Tensor, weight: Float = 1, mask: StyleMask? = nil) {
+    public init(_ image: Image, weight: Float = 1, mask: StyleMask? = nil) {
         self.image = image
         self.weight = weight
         self.mask = mask
@@ -71,20 +29,18 @@ public struct TransferProgress {
     public let image: () -> Tensor
 }
 
-public enum TransferError: Error, CustomStringConvertible {
-    case diverged(iteration: Int, terms: ObjectiveTerms)
-    case invalid(String)
+/// The objective stopped being a finite number: the weights or the step length are too large for this image.
+public struct Diverged: Error, CustomStringConvertible {
+    public let iteration: Int
+    public let terms: ObjectiveTerms
 
     public var description: String {
-        switch self {
-        case .invalid(let message):
-            message
-        case .diverged(let iteration, let terms):
-            "the objective became \(terms.total) at iteration \(iteration) (content \(terms.content), style \(terms.style), tv \(terms.tv)); try smaller weights or learning rate"
-        }
+        "the objective became \(terms.total) at iteration \(iteration) (content \(terms.content), style \(terms.style), tv \(terms.tv)); try smaller weights or learning rate"
     }
 }
 
+/// Gatys et al.'s optimisation-based style transfer at one size: start from an image and move its pixels down the
+/// objective's gradient until it has the content photo's features and the style images' Gram matrices.
 public final class StyleTransfer {
     public let settings: TransferSettings
     public let objective: GatysObjective
@@ -93,37 +49,34 @@ public final class StyleTransfer {
     /// The colour photo whose chroma goes back on the result, when transferring luminance only.
     private let chromaSource: Image?
 
-    /// - Parameters:
-    ///   - content: the content photo, RGB 0...255 [3, H, W], at the output's size.
-    ///   - style: the style image, RGB 0...255 [3, h, w], at the size its features should be taken.
+    /// One style image, RGB 0...255 [3, h, w], at the size its features should be taken.
     public convenience init(vgg: VGG19, content: Tensor, style: Tensor, settings: TransferSettings) throws {
-        try self.init(vgg: vgg, content: content, styles: [StyleImage(style)], settings: settings)
+        try self.init(vgg: vgg, content: content, styles: [StyleImage(Image(style))], settings: settings)
     }
 
-    /// Several styles, each with a weight (normalised here to sum 1) and optionally a mask.
+    /// - Parameters:
+    ///   - content: the content photo, RGB 0...255 [3, H, W], at the output's size (`settings.size` and the stages
+    ///     are `CoarseToFine`'s business).
+    ///   - styles: at the size their features should be taken, each with a weight (normalised here to sum 1) and
+    ///     optionally a mask at the content's size.
     public init(vgg: VGG19, content: Tensor, styles: [StyleImage], settings: TransferSettings) throws {
-        guard settings.iterations >= 0 else { throw EngineError(description: "iterations must be >= 0") }
-        guard settings.lbfgsHistory > 0 else { throw EngineError(description: "the L-BFGS history must be > 0") }
-        guard settings.effectiveLearningRate > 0 && settings.effectiveLearningRate.isFinite else {
-            throw EngineError(description: "the learning rate must be a positive number")
-        }
-        guard !styles.isEmpty else { throw TransferError.invalid("no style image") }
-        guard styles.allSatisfy({ $0.weight >= 0 && $0.weight.isFinite }) else {
-            throw TransferError.invalid("style weights must be non-negative numbers, not \(styles.map(\.weight))")
-        }
-        let total = styles.reduce(Float(0)) { $0 + $1.weight }
-        guard total > 0 else { throw TransferError.invalid("the style weights add up to 0: at least one must be positive") }
+        try settings.objective.validate()
+        try Check.nonNegative(settings.iterations, "iterations")
+        if let history = settings.lbfgsHistory { try Check.positive(history, "lbfgsHistory") }
+        try Check.positive(settings.effectiveLearningRate, "learningRate")
+        if case .blurred(let sigma) = settings.start { try Check.nonNegative(sigma, "initBlur") }
+        let weights = try TransferSettings.normalisedWeights(styles.map(\.weight))
         for (index, style) in styles.enumerated() {
             if let mask = style.mask {
                 guard mask.height == content.shape[1] && mask.width == content.shape[2] else {
-                    throw TransferError.invalid("style \(index + 1)'s mask is \(mask.width)x\(mask.height), the output \(content.shape[2])x\(content.shape[1])")
+                    throw InvalidInput("styleMask", "of style \(index + 1) is \(mask.width)x\(mask.height), the output \(content.shape[2])x\(content.shape[1])")
                 }
-                guard !mask.isEmpty else { throw TransferError.invalid("style \(index + 1)'s mask is all black: the style would apply nowhere") }
+                try Check.that(!mask.isEmpty, "styleMask", "of style \(index + 1) is all black: the style would apply nowhere")
             }
         }
         self.settings = settings
         let photo = Image(content)
-        var styleImages = styles.map { Image($0.image) }
+        var styleImages = styles.map(\.image)
         switch settings.preserveColors {
         case nil:
             chromaSource = nil
@@ -142,7 +95,7 @@ public final class StyleTransfer {
         }
         let grams = try GatysObjective.styleTargets(vgg: vgg, styles: styleImages.map { VGG19.preprocess($0.tensor) },
                                                     settings: settings.objective)
-        let targets = zip(styles, grams).map { StyleTarget(grams: $1, weight: $0.weight / total, mask: $0.mask) }
+        let targets = zip(styles, zip(grams, weights)).map { StyleTarget(grams: $1.0, weight: $1.1, mask: $0.mask) }
         objective = try GatysObjective(vgg: vgg, content: self.content, styles: targets, settings: settings.objective)
     }
 
@@ -154,11 +107,10 @@ public final class StyleTransfer {
             var random = SeededGenerator(seed: settings.seed)
             return Tensor(shape: content.shape, scalars: (0..<content.count).map { _ in 0.001 * random.normal() })
         case .blurred(let sigma):
-            guard sigma >= 0 && sigma.isFinite else { throw TransferError.invalid("the start's blur must be >= 0 pixels, not \(sigma)") }
             return VGG19.preprocess(Image(VGG19.deprocess(content)).gaussianBlurred(sigma: sigma).tensor)
         case .image(let start):
             guard start.shape == content.shape else {
-                throw TransferError.invalid("the start image is \(start.shape), the output \(content.shape)")
+                throw InvalidInput("init", "is an image of \(start.shape), the output \(content.shape)")
             }
             if chromaSource != nil {
                 let image = Image(start)
@@ -182,11 +134,11 @@ public final class StyleTransfer {
         DNNL.returnFreedMemory()
         var x = try startImage()
         var (terms, gradient) = try objective.evaluate(x)
-        var lbfgs = LBFGS(history: settings.lbfgsHistory, learningRate: settings.effectiveLearningRate)
+        var lbfgs = LBFGS(history: settings.effectiveLBFGSHistory, learningRate: settings.effectiveLearningRate)
         var adam = Adam(learningRate: settings.effectiveLearningRate)
         var iteration = 0
         while true {
-            guard terms.total.isFinite else { throw TransferError.diverged(iteration: iteration, terms: terms) }
+            guard terms.total.isFinite else { throw Diverged(iteration: iteration, terms: terms) }
             let current = x
             let elapsed = ContinuousClock.now - clock
             let progress = TransferProgress(iteration: iteration, terms: terms, precision: objective.precision,

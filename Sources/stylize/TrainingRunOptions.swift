@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import Stylize
+
+/// The options both training commands share: where the model goes, checkpoints, resuming and the log.
+struct TrainingRunOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The model file to write (.safetensors).")
+    var output: String
+
+    @Option(help: "Write the model and the checkpoint (and the preview, if any) every N steps.")
+    var checkpointEvery = 100
+
+    @Option(help: "The checkpoint file (default: the model's name with .checkpoint.safetensors).")
+    var checkpoint: String?
+
+    @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow, --lr may change).")
+    var resume = false
+
+    @Option(help: "Append one JSON object per step to this file (a resumed run appends to it).")
+    var log: String?
+
+    func validate() throws {
+        guard output.hasSuffix(".safetensors") else { throw ValidationError("-o should name a .safetensors file") }
+        guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
+    }
+
+    /// models/x.safetensors -> models/x<suffix>
+    func besideOutput(_ suffix: String) -> String {
+        String(output.dropLast(".safetensors".count)) + suffix
+    }
+
+    var outputURL: URL { URL(fileURLWithPath: output) }
+    var checkpointURL: URL { URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors")) }
+
+    /// Fails before hours of work, not after them.
+    func checkWritable() throws {
+        let folder = outputURL.deletingLastPathComponent().path
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw ValidationError("cannot write the model into \(folder)")
+        }
+    }
+
+    func openLog() throws -> JSONLinesLog? {
+        try log.map { resume ? try JSONLinesLog.appending(to: $0) : try JSONLinesLog(path: $0) }
+    }
+
+    /// Runs `training` to its last step with a progress bar and the log, saving with `save` (the model, the checkpoint
+    /// and whatever the command adds) every --checkpoint-every steps, at the end and on Ctrl-C, which then exits with
+    /// 130 and how to resume.
+    func run<Loss>(_ training: Training<Loss>, quiet: Bool, save: () throws -> Void) throws {
+        let log = try openLog()
+        var bar = ProgressBar(total: training.settings.steps - training.step, quiet: quiet)
+        let firstStep = training.step
+        catchInterrupts()
+        let stoppedEarly = try training.run(checkpointEvery: checkpointEvery, shouldStop: { interrupted.load(ordering: .relaxed) }, report: { report in
+            log?.write([("step", report.step)] + report.terms.fields.map { ($0, $1) } + [("precision", training.precision),
+                       ("seconds", report.seconds), ("images_per_second", report.imagesPerSecond)])
+            bar.update(report.step - firstStep, seconds: report.seconds,
+                       detail: String(format: "step %d %@ %.2f img/s", report.step, report.terms.summary, report.imagesPerSecond))
+        }, save: save)
+        bar.finish()
+        if stoppedEarly {
+            stderr("stylize: interrupted at step \(training.step); continue with the same command and --resume")
+            throw ExitCode(130)
+        }
+        if !quiet { stderr("wrote \(output)") }
+    }
+
+    /// Writes the model and its checkpoint.
+    func save<Loss>(_ training: Training<Loss>) throws {
+        try training.checkpoint.write(to: checkpointURL)
+        try training.model.write(to: outputURL)
+    }
+}
