@@ -112,7 +112,7 @@ final class EngineTests: XCTestCase {
     }
 
     func testPoolingForwardAndBackward() throws {
-        for kind in [Pooling.Kind.max, .average] {
+        for kind in [PoolingKind.max, .avg] {
             let shape = [1, 16, 7, 9]  // odd sizes: the last row and column are dropped, as in PyTorch
             let input = randomTensor(shape)
             let pool = try Pooling(inputShape: shape, sourceLayout: .plain(shape), kind: kind)

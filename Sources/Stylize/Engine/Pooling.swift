@@ -1,12 +1,15 @@
 import CDNNL
 
+/// Max pooling, or average pooling, which Gatys et al. found gives smoother images (`--pooling max|avg`).
+public enum PoolingKind: String, Sendable, CaseIterable {
+    case max, avg
+}
+
 /// Max or average pooling over square windows, forward and backward, for one input shape.
 final class Pooling {
-    enum Kind: String, Sendable { case max, average }
-
     let inputShape: [Int]
     let outputShape: [Int]
-    let kind: Kind
+    let kind: PoolingKind
     let destinationLayout: MemoryDescriptor
     private let forwardPrimitive: Primitive
     private let sourceLayout: MemoryDescriptor
@@ -14,7 +17,7 @@ final class Pooling {
     /// Where max pooling remembers which input won each window; its backward needs it.
     let workspaceLayout: MemoryDescriptor?
 
-    init(inputShape: [Int], sourceLayout: MemoryDescriptor, kind: Kind, kernel: Int = 2, stride: Int = 2) throws {
+    init(inputShape: [Int], sourceLayout: MemoryDescriptor, kind: PoolingKind, kernel: Int = 2, stride: Int = 2) throws {
         precondition(stride == kernel, "only non-overlapping windows are used here")
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         self.inputShape = inputShape
@@ -62,11 +65,11 @@ final class Pooling {
     }
 }
 
-extension Pooling.Kind {
+extension PoolingKind {
     var algorithm: dnnl_alg_kind_t {
         switch self {
         case .max: dnnl_pooling_max
-        case .average: dnnl_pooling_avg_exclude_padding
+        case .avg: dnnl_pooling_avg_exclude_padding
         }
     }
 }

@@ -197,10 +197,10 @@ extension Array where Element == ConvolutionSpec {
     func check(_ parameters: [String: Tensor], network: String) throws {
         let expected = parameterShapes
         for (name, shape) in expected.sorted(by: { $0.key < $1.key }) where parameters[name]?.shape != shape {
-            throw EngineError(description: "\(network): \(name) should be \(shape), found \(parameters[name].map { "\($0.shape)" } ?? "nothing")")
+            throw InvalidInput("\(network): \(name) should be \(shape), found \(parameters[name].map { "\($0.shape)" } ?? "nothing")")
         }
         if let extra = parameters.keys.sorted().first(where: { expected[$0] == nil }) {
-            throw EngineError(description: "\(network): unexpected parameter \(extra)")
+            throw InvalidInput("\(network): unexpected parameter \(extra)")
         }
     }
 }

@@ -13,7 +13,7 @@ public final class CompiledTransformerNet {
                 training: Bool = false) throws {
         let multiple = TransformerNet.sizeMultiple
         guard height > 0 && width > 0 && height % multiple == 0 && width % multiple == 0 else {
-            throw EngineError(description: "the transformer network takes sides that are multiples of \(multiple), not \(width)x\(height)")
+            throw InvalidInput("the transformer network takes sides that are multiples of \(multiple), not \(width)x\(height)")
         }
         self.height = height
         self.width = width

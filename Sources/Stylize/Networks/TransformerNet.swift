@@ -28,7 +28,7 @@ public struct TransformerNet: Sendable {
 
     /// A network with given parameters, checked against the shapes the width implies.
     public init(width: Float, parameters: [String: Tensor]) throws {
-        guard width > 0 && width.isFinite else { throw EngineError(description: "the network width must be positive, not \(width)") }
+        guard width > 0 && width.isFinite else { throw InvalidInput("width", "must be a positive number, not \(width)") }
         self.width = width
         channels = Self.channels(width: width)
         try Self.layers(channels: channels).check(parameters, network: "transformer network of width \(width)")

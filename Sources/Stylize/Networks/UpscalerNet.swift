@@ -29,7 +29,7 @@ public struct UpscalerNet: Sendable {
     public private(set) var parameters: [String: Tensor]
 
     public init(architecture: Architecture, scale: Int, parameters: [String: Tensor]) throws {
-        guard Self.scales.contains(scale) else { throw EngineError(description: "the scale must be 2, 3 or 4, not \(scale)") }
+        guard Self.scales.contains(scale) else { throw InvalidInput("scale", "must be 2, 3 or 4, not \(scale)") }
         self.architecture = architecture
         self.scale = scale
         try Self.layers(architecture, scale: scale).check(parameters, network: "\(architecture) x\(scale) upscaler")

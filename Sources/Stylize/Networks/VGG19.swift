@@ -175,7 +175,7 @@ public final class VGG19Features {
             guard shape[2] >= 2 && shape[3] >= 2 else {
                 throw InvalidInput("a \(width)x\(height) image is too small for VGG19 down to \(deepest)")
             }
-            let pool = try Pooling(inputShape: shape, sourceLayout: layout!, kind: pooling.engineKind)
+            let pool = try Pooling(inputShape: shape, sourceLayout: layout!, kind: pooling)
             stages.append(.pooling(pool, workspace: try pool.makeWorkspace()))
             (shape, layout) = (pool.outputShape, pool.destinationLayout)
         }
@@ -204,7 +204,7 @@ public final class VGG19Features {
 
         // The arena: for each stage, its input (or input gradient) at one end, its output at the other and its
         // scratchpad between them.
-        func aligned(_ bytes: Int) -> Int { (bytes + 4095) / 4096 * 4096 }
+        let aligned = Arena.aligned
         var scratchLayouts: [Int: (forward: MemoryDescriptor, backwardData: MemoryDescriptor)] = [:]
         for (index, stage) in stages.enumerated() {
             if case .convolution(let convolution, _) = stage { scratchLayouts[index] = try convolution.scratchpadLayouts() }
@@ -212,9 +212,9 @@ public final class VGG19Features {
         func scratchBytes(_ index: Int) -> Int {
             scratchLayouts[index].map { max($0.forward.byteCount, $0.backwardData.byteCount) } ?? 0
         }
-        let needs = stages.indices.map { aligned(layouts[$0 + 1].byteCount) + aligned(scratchBytes($0)) + aligned(layouts[$0 + 2].byteCount) }
-        let remaking = 2 * aligned(layouts[2].byteCount) + aligned(scratchLayouts[0]!.forward.byteCount)
-        let arena = Buffer(byteCount: max(needs.max()!, remaking))
+        let uses = stages.indices.map { (layouts[$0 + 1].byteCount, scratchBytes($0), layouts[$0 + 2].byteCount) }
+        let remaking = (layouts[2].byteCount, scratchLayouts[0]!.forward.byteCount, layouts[2].byteCount)
+        let arena = Buffer(byteCount: Arena.byteCount(uses + [remaking]))
         func atStart(_ layout: MemoryDescriptor) throws -> Memory { try Memory(layout, in: arena) }
         func atEnd(_ layout: MemoryDescriptor) throws -> Memory {
             try Memory(layout, in: arena, byteOffset: arena.byteCount - aligned(layout.byteCount))
@@ -361,9 +361,15 @@ public final class VGG19Features {
     }
 }
 
-/// How VGG19 pools: max as trained, or average, which Gatys et al. found gives smoother images.
-public enum PoolingKind: String, Sendable, CaseIterable {
-    case max, avg
+/// The layout of `VGG19Features`' one buffer: each stage reads its input at one end and writes its output at the other,
+/// with its scratchpad between them, so the buffer is as large as the largest stage's three together. The network
+/// plans its buffer with it from oneDNN's layouts, and `MemoryEstimate` its estimate from modelled sizes.
+enum Arena {
+    /// Each part starts on a page.
+    static func aligned(_ bytes: Int) -> Int { (bytes + 4095) / 4096 * 4096 }
 
-    var engineKind: Pooling.Kind { self == .max ? .max : .average }
+    /// The buffer's size for stages using (input, scratchpad, output) bytes each.
+    static func byteCount(_ stages: [(input: Int, scratchpad: Int, output: Int)]) -> Int {
+        stages.map { aligned($0.input) + aligned($0.scratchpad) + aligned($0.output) }.max() ?? 0
+    }
 }

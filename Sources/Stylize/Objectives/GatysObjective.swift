@@ -50,13 +50,13 @@ public final class GatysObjective {
         (height, width) = (content.shape[1], content.shape[2])
         for style in styles {
             guard style.weight >= 0 && style.weight.isFinite else {
-                throw EngineError(description: "a style weight must be a non-negative number, not \(style.weight)")
+                throw InvalidInput("a style weight must be a non-negative number, not \(style.weight)")
             }
             if let mask = style.mask, mask.height != height || mask.width != width {
-                throw EngineError(description: "a \(mask.width)x\(mask.height) style mask for a \(width)x\(height) image")
+                throw InvalidInput("a \(mask.width)x\(mask.height) style mask for a \(width)x\(height) image")
             }
             for layer in settings.styleLayers where style.grams[layer.name] == nil {
-                throw EngineError(description: "no style Gram matrix for \(layer.name)")
+                throw InvalidInput("no style Gram matrix for \(layer.name)")
             }
         }
         network = try VGG19Features(vgg, height: height, width: width, deepest: settings.deepestLayer,

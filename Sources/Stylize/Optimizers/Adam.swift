@@ -87,7 +87,7 @@ extension Adam {
         guard let iteration = file.metadata[Self.stateNames.iteration].flatMap(Int.init),
               let first = file.tensors[Self.stateNames.first], let second = file.tensors[Self.stateNames.second],
               first.count == parameterCount, second.count == parameterCount else {
-            throw EngineError(description: "the optimizer state is missing or has the wrong size")
+            throw InvalidInput("the optimizer state is missing or has the wrong size")
         }
         self.init(learningRate: learningRate, iteration: iteration,
                   firstMoment: iteration == 0 ? [] : first.scalars, secondMoment: iteration == 0 ? [] : second.scalars)

@@ -30,24 +30,26 @@ public enum MemoryEstimate {
                               training: Bool, winograd: Bool = true) -> Double {
         guard let depth = VGG19.reluLayers.firstIndex(of: deepest) else { return 0 }
         // The image and its gradient, in a 16-channel blocked layout at worst.
-        var arena = Double(2 * 16 * height * width), reluOutputs = 0.0, poolOutputs = 0.0, kept = 0.0, maskFloats = 0.0
-        var (input, inputChannels) = (Double(16 * height * width), 3)
+        var stages = [(input: 16 * height * width * 4, scratchpad: 0, output: 16 * height * width * 4)]
+        var reluOutputs = 0.0, poolOutputs = 0.0, kept = 0.0, maskFloats = 0.0
+        var (input, inputChannels) = (16 * height * width, 3)
         for (layer, h, w) in VGG19.plan(height: height, width: width, depth: depth) {
-            let output = Double(layer.outputChannels * h * w)
+            let output = layer.outputChannels * h * w
             // oneDNN's Winograd keeps whole-layer transformed tiles for layers of 128 input channels or more.
-            let scratchpad = winograd && inputChannels >= 128 ? 2.25 * (input + output) : 0
-            arena = max(arena, input + scratchpad + output)
-            reluOutputs += output
+            let scratchpad = winograd && inputChannels >= 128 ? Int(2.25 * Double(input + output)) : 0
+            stages.append((4 * input, 4 * scratchpad, 4 * output))
+            reluOutputs += Double(output)
             if used.contains(layer.relu) {
-                if training && layer.relu != "relu1_1" { kept += output }
+                if training && layer.relu != "relu1_1" { kept += Double(output) }
                 maskFloats += Double(masked * h * w)
             }
             (input, inputChannels) = (output, layer.outputChannels)
             if layer.endsBlock && layer.relu != deepest {
-                input = Double(layer.outputChannels * (h / 2) * (w / 2))
-                poolOutputs += input
+                input = layer.outputChannels * (h / 2) * (w / 2)
+                poolOutputs += Double(input)
             }
         }
+        let arena = Double(Arena.byteCount(stages)) / 4
         return arena + reluOutputs / 32 + poolOutputs / 4 + Double(3 * height * width) + kept + maskFloats
     }
 

@@ -31,7 +31,7 @@ public final class PhotoCrops {
     public static func photos(in directory: String) throws -> [String] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw EngineError(description: "the photo folder \(directory) does not exist")
+            throw InvalidInput("photos", "names no folder: \(directory)")
         }
         let files = FileManager.default.enumerator(at: URL(fileURLWithPath: directory), includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }
@@ -39,7 +39,7 @@ public final class PhotoCrops {
             .map(\.path)
             .sorted() ?? []
         guard !files.isEmpty else {
-            throw EngineError(description: "no .jpg or .png photos in \(directory)")
+            throw InvalidInput("photos", "has no .jpg or .png photos: \(directory)")
         }
         return files
     }
@@ -72,14 +72,14 @@ public final class PhotoCrops {
         do {
             image = try ImageIO.read(paths[index])
         } catch {
-            throw EngineError(description: "cannot read the photo \(paths[index]): \(error)")
+            throw InvalidInput("cannot read the photo \(paths[index]): \(error)")
         }
         let scale = Double(size) / Double(min(image.width, image.height))
         let result = preparation == .halved ? image.halved()
             : image.resized(width: max(size, Int((Double(image.width) * scale).rounded())),
                             height: max(size, Int((Double(image.height) * scale).rounded())))
         guard min(result.width, result.height) >= size else {
-            throw EngineError(description: "the photo \(paths[index]) is \(image.width)x\(image.height), too small for \(size) px crops")
+            throw InvalidInput("the photo \(paths[index]) is \(image.width)x\(image.height), too small for \(size) px crops")
         }
         resized[index] = result
         return result

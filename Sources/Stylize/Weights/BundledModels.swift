@@ -48,7 +48,7 @@ public enum BundledModels {
         if FileManager.default.fileExists(atPath: nameOrPath) { return URL(fileURLWithPath: nameOrPath) }
         if let bundled = all(kind).first(where: { $0.name == nameOrPath }) { return bundled.url }
         let names = all(kind).map(\.name)
-        throw EngineError(description: "no model file or bundled \(kind) model named '\(nameOrPath)'" +
+        throw InvalidInput("no model file or bundled \(kind) model named '\(nameOrPath)'" +
                           (names.isEmpty ? " (no bundled models found)" : "; bundled: \(names.joined(separator: ", "))"))
     }
 }
