@@ -1,26 +1,23 @@
 import Foundation
 import XCTest
+@testable import Stylize
 
 /// The `stylize` binary as a user runs it: each bad input gets one clear line on stderr, a non-zero exit and
 /// no output file; a good run writes its image and its log.
 final class CommandLineTests: XCTestCase {
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         .appendingPathComponent("stylize").path
-    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("examples")
-    static let content = examples.appendingPathComponent("chelsea-cat.png").path
-    static let style = examples.appendingPathComponent("starry-night.jpg").path
+    static let examples = TestData.examples
+    static let content = TestData.example("chelsea-cat.png")
+    static let style = TestData.example("starry-night.jpg")
 
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // Without installed weights the commands would download them: the suite downloads nothing.
+        _ = try TestData.vgg()
+        directory = try temporaryDirectory()
         XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.binary), "build the stylize product first")
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
     }
 
     struct Result {

@@ -5,13 +5,8 @@ import XCTest
 /// The controls of `stylize transfer` on small images: each test shows the control's effect, and most
 /// compare against a run without it, so that a control that did nothing would fail.
 final class ControlsTests: XCTestCase {
-    static var vgg: VGG19 { VGG19ReferenceTests.vgg }
-
-    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("examples")
-
     static func example(_ name: String, longSide: Int) -> Image {
-        try! ImageIO.read(examples.appendingPathComponent(name).path).resized(longSide: longSide)
+        try! TestData.exampleImage(name, longSide: longSide)  // the examples are part of the repository
     }
 
     /// 48 x 32 (cat) and two small styles of one size, which share their network.
@@ -31,7 +26,7 @@ final class ControlsTests: XCTestCase {
     }
 
     func run(_ styles: [StyleImage], _ settings: TransferSettings, content: Image = content) throws -> Tensor {
-        try StyleTransfer(vgg: Self.vgg, content: content.tensor, styles: styles, settings: settings).run()
+        try StyleTransfer(vgg: TestData.vgg(), content: content.tensor, styles: styles, settings: settings).run()
     }
 
     // MARK: several styles
@@ -170,11 +165,11 @@ final class ControlsTests: XCTestCase {
 
     func testMatchTransfersTowardsTheRecolouredStyle() throws {
         let settings = settings(iterations: 0) { $0.preserveColors = .match }
-        let matched = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)], settings: settings)
-        let recoloured = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor,
+        let matched = try StyleTransfer(vgg: TestData.vgg(), content: Self.content.tensor, styles: [StyleImage(Self.starry)], settings: settings)
+        let recoloured = try StyleTransfer(vgg: TestData.vgg(), content: Self.content.tensor,
                                            styles: [StyleImage(Self.starry.matchingColors(of: Self.content))],
                                            settings: self.settings(iterations: 0))
-        let plain = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)],
+        let plain = try StyleTransfer(vgg: TestData.vgg(), content: Self.content.tensor, styles: [StyleImage(Self.starry)],
                                       settings: self.settings(iterations: 0))
         let x = VGG19.preprocess(Self.content.tensor)
         let (a, b, c) = (try matched.objective.evaluate(x).terms.style, try recoloured.objective.evaluate(x).terms.style,
@@ -186,7 +181,7 @@ final class ControlsTests: XCTestCase {
     // MARK: start images
 
     func testBlurredStartIsTheBlurredPhoto() throws {
-        let transfer = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)],
+        let transfer = try StyleTransfer(vgg: TestData.vgg(), content: Self.content.tensor, styles: [StyleImage(Self.starry)],
                                          settings: settings(iterations: 0) { $0.start = .blurred(sigma: 3) })
         let start = try transfer.run()
         let expected = Self.content.gaussianBlurred(sigma: 3).tensor
@@ -195,7 +190,7 @@ final class ControlsTests: XCTestCase {
     }
 
     func testImageStartMustHaveTheOutputsSize() throws {
-        let transfer = try StyleTransfer(vgg: Self.vgg, content: Self.content.tensor, styles: [StyleImage(Self.starry)],
+        let transfer = try StyleTransfer(vgg: TestData.vgg(), content: Self.content.tensor, styles: [StyleImage(Self.starry)],
                                          settings: settings(iterations: 0) { $0.start = .image(Self.starry.tensor) })
         XCTAssertThrowsError(try transfer.run())
     }
@@ -230,13 +225,13 @@ final class ControlsTests: XCTestCase {
             $0.scales = 2
             $0.scaleIterations = [10, 1]
         }
-        let result = try CoarseToFine(vgg: Self.vgg, content: content, styles: [StyleImage(Self.starry)], settings: twoStages).run { stage, progress in
+        let result = try CoarseToFine(vgg: TestData.vgg(), content: content, styles: [StyleImage(Self.starry)], settings: twoStages).run { stage, progress in
             if progress.iteration == 0 { stageStarts[stage] = progress.terms.total }
             return true
         }
         XCTAssertEqual(result.shape, [3, content.height, content.width])
         var fromPhoto: Double = 0
-        _ = try CoarseToFine(vgg: Self.vgg, content: content, styles: [StyleImage(Self.starry)],
+        _ = try CoarseToFine(vgg: TestData.vgg(), content: content, styles: [StyleImage(Self.starry)],
                              settings: settings(iterations: 0) { $0.size = 96 }).run { _, progress in
             fromPhoto = progress.terms.total
             return true
@@ -252,14 +247,14 @@ final class ControlsTests: XCTestCase {
                 $0.size = 64
                 $0.styleScale = scale
             }
-            _ = try CoarseToFine(vgg: Self.vgg, content: Self.content, styles: [StyleImage(Self.example("starry-night.jpg", longSide: 200))],
+            _ = try CoarseToFine(vgg: TestData.vgg(), content: Self.content, styles: [StyleImage(Self.example("starry-night.jpg", longSide: 200))],
                                  settings: scaled).run { _, p in
                 style = p.terms.style
                 return true
             }
             return style
         }
-        let halfSize = try StyleTransfer(vgg: Self.vgg, content: Self.content.resized(longSide: 64).tensor,
+        let halfSize = try StyleTransfer(vgg: TestData.vgg(), content: Self.content.resized(longSide: 64).tensor,
                                          styles: [StyleImage(Self.example("starry-night.jpg", longSide: 200).resized(longSide: 32))],
                                          settings: settings(iterations: 0))
         let expected = try halfSize.objective.evaluate(VGG19.preprocess(Self.content.resized(longSide: 64).tensor)).terms.style
@@ -270,7 +265,7 @@ final class ControlsTests: XCTestCase {
 
     func testMasksOfAnotherSizeAreResizedToEachStage() throws {
         let mask = StyleMask(height: 10, width: 10, values: (0..<100).map { $0 % 10 < 5 ? 1 : 0 })
-        let result = try CoarseToFine(vgg: Self.vgg, content: Self.content, styles: [StyleImage(Self.starry, mask: mask)],
+        let result = try CoarseToFine(vgg: TestData.vgg(), content: Self.content, styles: [StyleImage(Self.starry, mask: mask)],
                                       settings: settings(iterations: 1) { $0.size = 48 }).run()
         XCTAssertEqual(result.shape, [3, Self.content.height, Self.content.width])
     }

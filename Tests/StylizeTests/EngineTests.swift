@@ -2,12 +2,8 @@ import XCTest
 @testable import Stylize
 
 /// Every engine layer's forward and backward against a naive double-precision loop (llm.c style).
-final class EngineTests: XCTestCase {
+final class EngineTests: XCTestCase, RandomTensors {
     var random = SeededGenerator(seed: 7)
-
-    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
-    }
 
     /// out[n,o,y,x] = b[o] + Σ w[o,i,ky,kx] · in[n,i,y·s+ky−p, x·s+kx−p]
     func naiveConvolution(_ input: Tensor, _ weights: Tensor, _ bias: Tensor, stride: Int, padding: Int) -> Tensor {

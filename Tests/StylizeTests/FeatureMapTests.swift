@@ -5,12 +5,8 @@ import XCTest
 /// The objectives' fast path reads feature maps in oneDNN's blocked layout a band of rows at a time; each piece is
 /// checked here against the plain-tensor path it replaces, with bands small enough that a map has several and a
 /// last, shorter one.
-final class FeatureMapTests: XCTestCase {
+final class FeatureMapTests: XCTestCase, RandomTensors {
     var random = SeededGenerator(seed: 5)
-
-    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
-    }
 
     /// A plain [C, H, W] tensor as a feature map in oneDNN's 16-channel blocked layout (nChw16c), whose channels
     /// are padded to a multiple of 16, with bands of `rows` rows.
@@ -106,7 +102,7 @@ final class FeatureMapTests: XCTestCase {
     /// The whole Gatys pass through VGG19 the fast way (features kept in oneDNN's layout, relu1_1 made again in the
     /// backward pass, losses taken band by band) against plain copies and plain losses, on the same network.
     func testKeptFeaturesGiveThePlainPathsLossesAndGradient() throws {
-        let network = try VGG19Features(VGG19ReferenceTests.vgg, height: 20, width: 24, deepest: "relu4_2", algorithm: .direct)
+        let network = try VGG19Features(TestData.vgg(), height: 20, width: 24, deepest: "relu4_2", algorithm: .direct)
         network.bandBytes = 4096  // relu1_1: 64 channels x 24 columns x 4 bytes a row, so bands of 1 row
         let style = randomTensor([3, 20, 24], scale: 100), content = randomTensor([3, 20, 24], scale: 100)
         let x = randomTensor([3, 20, 24], scale: 100)

@@ -4,20 +4,10 @@ import XCTest
 
 /// Training, checkpoints, model files and `apply`, on tiny networks and images so that each test takes seconds.
 final class FeedForwardTrainingTests: XCTestCase {
-    static let vgg: VGG19 = {
-        let location = try! VGG19Weights.ensureInstalled { print($0) }
-        return try! VGG19(parameters: VGG19Weights.load(from: location))
-    }()
-
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-ff-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
+        directory = try temporaryDirectory()
     }
 
     /// A smooth colourful picture, w x h.
@@ -50,7 +40,7 @@ final class FeedForwardTrainingTests: XCTestCase {
             for i in 0..<3 { try ImageIO.write(picture(width: 40 + 4 * i, height: 36, phase: Double(i)), to: photos.appendingPathComponent("p\(i).png").path) }
         }
         let style = picture(width: 32, height: 32, phase: 2).tensor.scalars.enumerated().map { i, v in (i / 4) % 2 == 0 ? v : 255 - v }
-        return try FeedForwardTraining(settings: settings, vgg: Self.vgg, style: Tensor(shape: [3, 32, 32], scalars: style),
+        return try FeedForwardTraining(settings: settings, vgg: TestData.vgg(), style: Tensor(shape: [3, 32, 32], scalars: style),
                                        photos: try PhotoCrops(directory: photos.path, size: settings.size), checkpoint: checkpoint)
     }
 

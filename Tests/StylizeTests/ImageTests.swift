@@ -7,12 +7,7 @@ final class ImageTests: XCTestCase {
     private var folder: URL!
 
     override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-image-tests-\(UUID())")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try FileManager.default.removeItem(at: folder)
+        folder = try temporaryDirectory()
     }
 
     private func path(_ name: String) -> String { folder.appendingPathComponent(name).path }

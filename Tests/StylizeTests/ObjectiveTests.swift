@@ -2,12 +2,8 @@ import XCTest
 @testable import Stylize
 
 /// The loss terms' gradients against central differences of their own values (in double precision sums).
-final class ObjectiveTests: XCTestCase {
+final class ObjectiveTests: XCTestCase, RandomTensors {
     var random = SeededGenerator(seed: 11)
-
-    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
-    }
 
     func checkGradient(_ f: (Tensor) -> (loss: Double, gradient: Tensor), at x: Tensor, epsilon: Float = 1e-2,
                        file: StaticString = #filePath, line: UInt = #line) {

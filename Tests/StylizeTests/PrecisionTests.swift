@@ -4,12 +4,8 @@ import XCTest
 
 /// bf16 against float32, layer by layer and for the whole Gatys pass. bf16 keeps 8 bits of mantissa, so values
 /// agree to about 1e-2 relative; sums stay float32 and do not drift further.
-final class PrecisionTests: XCTestCase {
+final class PrecisionTests: XCTestCase, RandomTensors {
     var random = SeededGenerator(seed: 11)
-
-    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
-    }
 
     /// ‖a − b‖ / ‖b‖: the error of a whole tensor, which single values near zero do not dominate.
     func assertRelativeNorm(_ a: [Float], _ b: [Float], _ tolerance: Double, _ what: String,
@@ -105,8 +101,8 @@ final class PrecisionTests: XCTestCase {
         var results: [Precision: (terms: ObjectiveTerms, gradient: Tensor)] = [:]
         for precision in [Precision.fp32, .bf16] {
             settings.precision = precision
-            let grams = try GatysObjective.styleTargets(vgg: VGG19ReferenceTests.vgg, style: style, settings: settings)
-            let objective = try GatysObjective(vgg: VGG19ReferenceTests.vgg, content: content, styleGrams: grams, settings: settings)
+            let grams = try GatysObjective.styleTargets(vgg: TestData.vgg(), style: style, settings: settings)
+            let objective = try GatysObjective(vgg: TestData.vgg(), content: content, styleGrams: grams, settings: settings)
             XCTAssertEqual(objective.precision, precision)
             results[precision] = try objective.evaluate(x)
         }

@@ -3,9 +3,7 @@ import XCTest
 
 /// Small end-to-end runs on the bundled photo and painting.
 final class TransferTests: XCTestCase {
-    static let vgg = VGG19ReferenceTests.vgg
-    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("examples")
+    static let examples = TestData.examples
 
     func images(size: Int) throws -> (content: Tensor, style: Tensor) {
         let content = try ImageIO.read(Self.examples.appendingPathComponent("chelsea-cat.png").path).resized(longSide: size)
@@ -15,7 +13,7 @@ final class TransferTests: XCTestCase {
 
     func run(_ settings: TransferSettings, size: Int = 64) throws -> (first: Double, last: Double, image: Tensor) {
         let (content, style) = try images(size: size)
-        let transfer = try StyleTransfer(vgg: Self.vgg, content: content, style: style, settings: settings)
+        let transfer = try StyleTransfer(vgg: TestData.vgg(), content: content, style: style, settings: settings)
         var totals: [Double] = []
         let image = try transfer.run { progress in
             totals.append(progress.terms.total)
@@ -54,7 +52,7 @@ final class TransferTests: XCTestCase {
         let (content, style) = try images(size: 48)
         var settings = TransferSettings()
         settings.iterations = 50
-        let transfer = try StyleTransfer(vgg: Self.vgg, content: content, style: style, settings: settings)
+        let transfer = try StyleTransfer(vgg: TestData.vgg(), content: content, style: style, settings: settings)
         var seen = 0
         _ = try transfer.run { progress in
             seen += 1
@@ -69,7 +67,7 @@ final class TransferTests: XCTestCase {
         settings.iterations = 5
         settings.optimizer = .adam
         settings.learningRate = 1e30
-        let transfer = try StyleTransfer(vgg: Self.vgg, content: content, style: style, settings: settings)
+        let transfer = try StyleTransfer(vgg: TestData.vgg(), content: content, style: style, settings: settings)
         XCTAssertThrowsError(try transfer.run()) { error in
             XCTAssertTrue("\(error)".contains("objective became"), "\(error)")
         }

@@ -1,12 +1,8 @@
 import XCTest
 @testable import Stylize
 
-final class TransformerNetTests: XCTestCase {
+final class TransformerNetTests: XCTestCase, RandomTensors {
     var random = SeededGenerator(seed: 5)
-
-    func randomTensor(_ shape: [Int], scale: Float = 1) -> Tensor {
-        Tensor(shape: shape, scalars: (0..<shape.reduce(1, *)).map { _ in random.uniform(-scale, scale) })
-    }
 
     func testParameterNamesAndShapesFollowPyTorchsExample() throws {
         let net = try TransformerNet(width: 1, seed: 1)

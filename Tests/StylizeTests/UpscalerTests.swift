@@ -5,18 +5,12 @@ import XCTest
 /// Super-resolution: the pixel shuffle, the networks' gradients, tiling, model files and a short training run on real
 /// photos, each small enough to take seconds.
 final class UpscalerTests: XCTestCase {
-    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("examples")
+    static let examples = TestData.examples
 
     var directory: URL!
 
     override func setUpWithError() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-sr-\(UInt64.random(in: 0...UInt64.max))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
+        directory = try temporaryDirectory()
     }
 
     func random(_ shape: [Int], seed: UInt64) -> Tensor {
@@ -134,7 +128,7 @@ final class UpscalerTests: XCTestCase {
     }
 
     func testPerceptualTrainingLowersTheFeatureLoss() throws {
-        let vgg = FeedForwardTrainingTests.vgg
+        let vgg = try TestData.vgg()
         var settings = settings(scale: 4, loss: .perceptual)
         settings.steps = 16
         settings.batch = 2

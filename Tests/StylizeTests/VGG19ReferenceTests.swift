@@ -16,11 +16,6 @@ final class VGG19ReferenceTests: XCTestCase {
         return json
     }
 
-    static let vgg: VGG19 = {
-        let location = try! VGG19Weights.ensureInstalled { print($0) }
-        return try! VGG19(parameters: VGG19Weights.load(from: location))
-    }()
-
     static func formulaImage(_ name: String) -> Tensor {
         FormulaImage(rawValue: name)!.tensor(height: 48, width: 64)
     }
@@ -34,8 +29,9 @@ final class VGG19ReferenceTests: XCTestCase {
     func testConvertedWeightsMatchReferenceSums() throws {
         let expected = try Self.reference()["weights"] as! [String: [String: Any]]
         XCTAssertEqual(expected.count, 32)
+        let vgg = try TestData.vgg()
         for (name, stats) in expected {
-            guard let tensor = Self.vgg.parameters[name] else { return XCTFail("missing \(name)") }
+            guard let tensor = vgg.parameters[name] else { return XCTFail("missing \(name)") }
             XCTAssertEqual(tensor.shape, stats["shape"] as! [Int], name)
             assertRelative(tensor.sum, stats["sum"] as! Double, 1e-5, "\(name) sum")
             assertRelative(tensor.sumOfSquares, stats["sum_of_squares"] as! Double, 1e-5, "\(name) sum of squares")
@@ -49,7 +45,7 @@ final class VGG19ReferenceTests: XCTestCase {
         let tolerance = allowedError(algorithm)
         let layers = try Self.reference()[key] as! [String: [String: Any]]
         let deepest = VGG19.reluLayers.last { layers[$0] != nil }!
-        let network = try VGG19Features(Self.vgg, height: 48, width: 64, deepest: deepest, pooling: pooling, algorithm: algorithm)
+        let network = try VGG19Features(TestData.vgg(), height: 48, width: 64, deepest: deepest, pooling: pooling, algorithm: algorithm)
         let features = try network.forward(VGG19.preprocess(Self.formulaImage("image")), returning: Set(layers.keys))
         for (name, stats) in layers {
             let feature = features[name]!
@@ -82,8 +78,8 @@ final class VGG19ReferenceTests: XCTestCase {
         XCTAssertEqual(Double(settings.contentWeight), expected["content_weight"] as! Double)
         XCTAssertEqual(Double(settings.styleWeight), expected["style_weight"] as! Double)
         XCTAssertEqual(Double(settings.tvWeight), expected["tv_weight"] as! Double, accuracy: 1e-9)
-        let grams = try GatysObjective.styleTargets(vgg: Self.vgg, style: VGG19.preprocess(Self.formulaImage("style")), settings: settings)
-        let objective = try GatysObjective(vgg: Self.vgg, content: VGG19.preprocess(Self.formulaImage("content")),
+        let grams = try GatysObjective.styleTargets(vgg: TestData.vgg(), style: VGG19.preprocess(Self.formulaImage("style")), settings: settings)
+        let objective = try GatysObjective(vgg: TestData.vgg(), content: VGG19.preprocess(Self.formulaImage("content")),
                                            styleGrams: grams, settings: settings)
         let (terms, gradient) = try objective.evaluate(VGG19.preprocess(Self.formulaImage("image")))
         XCTAssertEqual(objective.precision, precision)
