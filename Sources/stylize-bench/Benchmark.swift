@@ -83,6 +83,8 @@ struct TransferBenchmark: ParsableCommand {
             "median_seconds_per_iteration": median(steps), "min_seconds_per_iteration": steps.min() ?? 0,
             "samples": steps.count, "peak_rss_mib": Double(usage.ru_maxrss) / 1024,
             "kernels": implementations,
+            // Multiply and add, forward and backward to the image.
+            "direct_convolution_flops": 2 * 2 * VGG19.multiplyAdds(height: size, width: size, deepest: settings.objective.deepestLayer),
         ]
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))

@@ -48,15 +48,6 @@ print(f"{sys.argv[3]}, {cpu} ({sys.argv[4]} cores, oneDNN dispatches {isa}), 2 t
       f"stylize --convolution {sys.argv[5]}\n")
 print("| size | stylize --precision | ran in | s/iter | peak RSS | PyTorch fp32 | PyTorch autocast bf16 | ratio to PyTorch's faster | GFLOP/s (direct-conv FLOPs) |")
 print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
-def flops(n):  # VGG19 to relu5_1: 3x3 convs forward + backward-data (2x forward), multiply-adds x2
-    blocks = [(2, 64), (2, 128), (4, 256), (4, 512), (1, 512)]
-    total, c_in, side = 0, 3, n
-    for b, (convs, c) in enumerate(blocks):
-        for i in range(convs):
-            total += 2 * 9 * c_in * c * side * side
-            c_in = c
-        side //= 2
-    return 2 * total  # forward and backward to the input (the first layer's input gradient included)
 def med(rs): return statistics.median(r["median_seconds_per_iteration"] for r in rs) if rs else None
 for size in sorted({r["size"] for r in rows}):
     torch = {p: [r for r in rows if r["size"] == size and r["tool"] != "stylize" and r["precision"] == p] for p in ("fp32", "bf16")}
@@ -70,7 +61,7 @@ for size in sorted({r["size"] for r in rows}):
         rss = max(r["peak_rss_mib"] for r in ours)
         cell = lambda t: f"{t:.3f}" if t is not None else "–"
         ratio = f"{a / best:.2f}" if best else "–"
-        print(f"| {size} | {precision} | {ran} | {a:.3f} | {rss:.0f} MiB | {cell(t32)} | {cell(t16)} | {ratio} | {flops(size) / a / 1e9:.0f} |")
+        print(f"| {size} | {precision} | {ran} | {a:.3f} | {rss:.0f} MiB | {cell(t32)} | {cell(t16)} | {ratio} | {ours[0]['direct_convolution_flops'] / a / 1e9:.0f} |")
 for precision in dict.fromkeys(r["precision"] for r in ours_rows):
     last = [r for r in ours_rows if r["precision"] == precision][-1]
     print(f"\nKernels, stylize --precision {precision} at {last['size']} px (forward / backward-data): " + "; ".join(last["kernels"]))

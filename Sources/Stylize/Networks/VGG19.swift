@@ -44,6 +44,15 @@ public struct VGG19: Sendable {
         return reluLayers.last { names.contains($0) } ?? "relu1_1"
     }
 
+    /// Multiply-adds of the convolutions down to `deepest` for one image, as direct convolution counts them: the cost
+    /// of a forward pass (a backward pass to the image costs the same again), for benchmarks' FLOP rates.
+    public static func multiplyAdds(height: Int, width: Int, deepest: String) -> Int {
+        guard let depth = reluLayers.firstIndex(of: deepest) else { return 0 }
+        return plan(height: height, width: width, depth: depth).reduce(0) { total, stage in
+            total + 9 * stage.layer.inputChannels * stage.layer.outputChannels * stage.height * stage.width
+        }
+    }
+
     /// The layers down to `deepest` (an index into `layers`), each with its input's height and width for an image
     /// of `height` x `width`: the plan that `VGG19Features` builds, `auto` precision measures and `MemoryEstimate`
     /// counts.
