@@ -82,10 +82,9 @@ struct TrainCommand: ParsableCommand {
             machine.configure()
             let settings = try self.settings()
             let previewPath = saving.besideOutput("-preview.png")
-            try saving.checkWritable()
+            let saved = try saving.prepare(TransformerNet.self)
             if preview != nil { try ImageIO.checkWritable(previewPath) }
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
-            let saved = saving.resume ? try TrainingCheckpoint(contentsOf: saving.checkpointURL) : nil
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,

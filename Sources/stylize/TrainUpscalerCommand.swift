@@ -94,8 +94,7 @@ struct TrainUpscalerCommand: ParsableCommand {
         try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
             let settings = try self.settings()
-            try saving.checkWritable()
-            let saved = saving.resume ? try UpscalerCheckpoint(contentsOf: saving.checkpointURL) : nil
+            let saved = try saving.prepare(UpscalerNet.self)
             let start = try startFrom.map { try UpscalerModel(contentsOf: URL(fileURLWithPath: $0)).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
             let training = try UpscalerTraining(settings: settings, photos: patches,

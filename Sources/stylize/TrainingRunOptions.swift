@@ -32,8 +32,14 @@ struct TrainingRunOptions: ParsableArguments {
     var outputURL: URL { URL(fileURLWithPath: output) }
     var checkpointURL: URL { URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors")) }
 
-    /// Fails before hours of work, not after them.
-    func checkWritable() throws {
+    /// Checks that the model can be written (before hours of work, not after them) and, with --resume, reads the
+    /// checkpoint to continue from.
+    func prepare<Network: TrainableNetwork>(_ network: Network.Type) throws -> Checkpoint<Network>? {
+        try checkWritable()
+        return resume ? try Checkpoint(contentsOf: checkpointURL) : nil
+    }
+
+    private func checkWritable() throws {
         let folder = outputURL.deletingLastPathComponent().path
         guard FileManager.default.isWritableFile(atPath: folder) else {
             throw ValidationError("cannot write the model into \(folder)")

@@ -138,56 +138,18 @@ struct TransferCommand: ParsableCommand {
             let styleImages = try styles.enumerated().map { index, path in
                 StyleImage(try ImageIO.read(path, maxPixels: maxPixels), weight: blend[index], mask: masks[index])
             }
-            let sizes = (content: (contentImage.width, contentImage.height), styles: styleImages.map { ($0.image.width, $0.image.height) },
-                         masked: styleImages.filter { $0.mask != nil }.count)
-            let available = ignoreMemoryEstimate ? nil : MemoryEstimate.availableBytes()
-            let plan: (settings: TransferSettings, peakBytes: Int)
-            do {
-                plan = try MemoryEstimate.fit(settings, content: sizes.content, styles: sizes.styles, maskedStyles: sizes.masked,
-                                              availableBytes: available)
-            } catch let tooLarge as MemoryEstimate.TooLarge {
-                if estimateMemory { print("estimated peak memory: \(tooLarge.neededBytes) bytes (\(formatBytes(tooLarge.neededBytes))); available: \(formatBytes(tooLarge.availableBytes))") }
-                throw ValidationError(Self.message(tooLarge))
-            }
-            if estimateMemory {
-                print("estimated peak memory: \(plan.peakBytes) bytes (\(formatBytes(plan.peakBytes))) with an L-BFGS history of \(plan.settings.effectiveLBFGSHistory); available: \(MemoryEstimate.availableBytes().map(formatBytes) ?? "unknown")")
-                return
-            }
-            if plan.settings.lbfgsHistory != settings.effectiveLBFGSHistory && !machine.quiet {
-                stderr("stylize: note: L-BFGS remembers \(plan.settings.effectiveLBFGSHistory) steps instead of \(settings.effectiveLBFGSHistory), so that the run fits in memory (about \(formatBytes(plan.peakBytes)) of \(available.map(formatBytes) ?? "?"))")
-            }
-            settings = plan.settings
+            // --estimate-memory prints the estimate and stops here.
+            guard let settings = try fitInMemory(settings, content: contentImage, styles: styleImages) else { return }
             let transfer = try CoarseToFine(vgg: try loadVGG19(weights), content: contentImage, styles: styleImages, settings: settings)
-            let stages = transfer.stages
-            let logFile = try log.map(JSONLinesLog.init)
-            let total = stages.reduce(0) { $0 + $1.iterations }
-            var bar = ProgressBar(total: total, quiet: machine.quiet)
+            var display = TransferDisplay(stages: transfer.stages, quiet: machine.quiet, log: try log.map(JSONLinesLog.init),
+                                          saveEvery: saveEvery, output: output)
             catchInterrupts()
-            var stoppedEarly = false
-            var done = 0, stageStartSeconds = 0.0, lastSeconds = 0.0
             let result = try transfer.run { stage, progress in
-                let t = progress.terms
-                if progress.iteration == 0 { stageStartSeconds += lastSeconds }
-                lastSeconds = progress.seconds
-                let seconds = stageStartSeconds + progress.seconds
-                var fields: [(String, Any)] = [("iteration", progress.iteration), ("content", t.content), ("style", t.style),
-                                               ("tv", t.tv), ("total", t.total), ("seconds", seconds)]
-                if stages.count > 1 { fields.insert(("stage", stage + 1), at: 0) }
-                if progress.iteration == 0 { fields.append(("precision", progress.precision.rawValue)) }
-                logFile?.write(fields)
-                if progress.iteration > 0 { done += 1 }
-                let detail = String(format: "loss %.4g", t.total) + (stages.count > 1 ? " (stage \(stage + 1)/\(stages.count))" : "")
-                bar.update(done, seconds: seconds, detail: detail)
-                if saveEvery > 0 && progress.iteration > 0 && done % saveEvery == 0 && done < total {
-                    try? ImageIO.write(Image(progress.image()), to: Self.intermediatePath(output, done))
-                }
-                if interrupted.load(ordering: .relaxed) {
-                    stoppedEarly = true
-                    return false
-                }
-                return true
+                display.show(stage: stage, progress)
+                return !interrupted.load(ordering: .relaxed)
             }
-            bar.finish()
+            let stoppedEarly = interrupted.load(ordering: .relaxed)
+            display.bar.finish()
             try ImageIO.write(Image(result), to: output)
             if stoppedEarly {
                 stderr("stylize: interrupted; saved the current image to \(output)")
@@ -195,6 +157,28 @@ struct TransferCommand: ParsableCommand {
             }
             if !machine.quiet { stderr("wrote \(output)") }
         }
+    }
+
+    /// The settings to run with, the L-BFGS history shortened if need be to fit in memory (`MemoryEstimate.fit`), or
+    /// nil after printing the estimate for --estimate-memory.
+    func fitInMemory(_ settings: TransferSettings, content: Image, styles: [StyleImage]) throws -> TransferSettings? {
+        let available = ignoreMemoryEstimate ? nil : MemoryEstimate.availableBytes()
+        let plan: (settings: TransferSettings, peakBytes: Int)
+        do {
+            plan = try MemoryEstimate.fit(settings, content: (content.width, content.height), styles: styles.map { ($0.image.width, $0.image.height) },
+                                          maskedStyles: styles.filter { $0.mask != nil }.count, availableBytes: available)
+        } catch let tooLarge as MemoryEstimate.TooLarge {
+            if estimateMemory { print("estimated peak memory: \(tooLarge.neededBytes) bytes (\(formatBytes(tooLarge.neededBytes))); available: \(formatBytes(tooLarge.availableBytes))") }
+            throw ValidationError(Self.message(tooLarge))
+        }
+        if estimateMemory {
+            print("estimated peak memory: \(plan.peakBytes) bytes (\(formatBytes(plan.peakBytes))) with an L-BFGS history of \(plan.settings.effectiveLBFGSHistory); available: \(MemoryEstimate.availableBytes().map(formatBytes) ?? "unknown")")
+            return nil
+        }
+        if plan.settings.lbfgsHistory != settings.effectiveLBFGSHistory && !machine.quiet {
+            stderr("stylize: note: L-BFGS remembers \(plan.settings.effectiveLBFGSHistory) steps instead of \(settings.effectiveLBFGSHistory), so that the run fits in memory (about \(formatBytes(plan.peakBytes)) of \(available.map(formatBytes) ?? "?"))")
+        }
+        return plan.settings
     }
 
     /// The library's refusal in this command's flags.
@@ -244,6 +228,46 @@ struct TransferCommand: ParsableCommand {
             masks[index] = mask
         }
         return masks
+    }
+
+}
+
+/// What `transfer` shows and keeps as it runs: the progress bar over all stages, one log line per iteration, and
+/// every --save-every iterations the image so far.
+struct TransferDisplay {
+    let stages: [CoarseToFine.Stage]
+    var bar: ProgressBar
+    let log: JSONLinesLog?
+    let saveEvery: Int
+    let output: String
+    private let total: Int
+    private var done = 0, stageStartSeconds = 0.0, lastSeconds = 0.0
+
+    init(stages: [CoarseToFine.Stage], quiet: Bool, log: JSONLinesLog?, saveEvery: Int, output: String) {
+        self.stages = stages
+        total = stages.reduce(0) { $0 + $1.iterations }
+        bar = ProgressBar(total: total, quiet: quiet)
+        self.log = log
+        self.saveEvery = saveEvery
+        self.output = output
+    }
+
+    mutating func show(stage: Int, _ progress: TransferProgress) {
+        let t = progress.terms
+        if progress.iteration == 0 { stageStartSeconds += lastSeconds }
+        lastSeconds = progress.seconds
+        let seconds = stageStartSeconds + progress.seconds
+        var fields: [(String, Any)] = [("iteration", progress.iteration), ("content", t.content), ("style", t.style),
+                                       ("tv", t.tv), ("total", t.total), ("seconds", seconds)]
+        if stages.count > 1 { fields.insert(("stage", stage + 1), at: 0) }
+        if progress.iteration == 0 { fields.append(("precision", progress.precision.rawValue)) }
+        log?.write(fields)
+        if progress.iteration > 0 { done += 1 }
+        let detail = String(format: "loss %.4g", t.total) + (stages.count > 1 ? " (stage \(stage + 1)/\(stages.count))" : "")
+        bar.update(done, seconds: seconds, detail: detail)
+        if saveEvery > 0 && progress.iteration > 0 && done % saveEvery == 0 && done < total {
+            try? ImageIO.write(Image(progress.image()), to: Self.intermediatePath(output, done))
+        }
     }
 
     /// out.png, 100 -> out-100.png

@@ -65,7 +65,7 @@ public struct TransferSettings: Sendable {
         try objective.validate()
         try Check.positive(size, "size")
         try Check.positive(maxPixels, "maxPixels")
-        try Check.that(size <= maxPixels / size * 4, "size", "\(size) is beyond maxPixels (\(maxPixels))")
+        try Check.that(size <= maxPixels / size * 4, "size", "\(size) is too large for the pixel limit (max pixels \(maxPixels))")
         try Check.positive(styleScale, "styleScale")
         try Check.nonNegative(iterations, "iterations")
         if let lbfgsHistory { try Check.positive(lbfgsHistory, "lbfgsHistory") }
