@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Acceptance check against PyTorch: the same content and style PNGs, at their exact size, through stylize and
 # through scripts/reference/gatys.py (torch, L-BFGS history 100, one evaluation per step, content start).
-# Prints the objective at iterations 0, 10, 25 and 50 for both, and the relative gaps.
-#   usage: scripts/check/pytorch.sh [CONTENT STYLE SIZE ITERATIONS]
+# Prints the objective at iterations 0, 10, 25 and 50 for both, and the relative gaps. PRECISION fp32 (the default)
+# runs both in float32; bf16 runs stylize --precision bf16 against PyTorch's autocast bf16.
+#   usage: scripts/check/pytorch.sh [CONTENT STYLE SIZE ITERATIONS PRECISION]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 content=${1:-examples/chelsea-cat.png}; style=${2:-examples/starry-night.jpg}
-size=${3:-256}; iterations=${4:-50}
+size=${3:-256}; iterations=${4:-50}; precision=${5:-fp32}
 py=$(scripts/reference/torch-venv.sh)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 # Both programs read the same already-resized PNGs, so resampling filters play no part.
@@ -20,9 +21,9 @@ for src, name in [(content, "content.png"), (style, "style.png")]:
 PY
 stylize=$(build_product stylize)
 "$stylize" transfer "$work/content.png" "$work/style.png" -o "$work/stylize.png" --size "$size" \
-  --iterations "$iterations" --log "$work/stylize.jsonl" --threads 2 --quiet
+  --iterations "$iterations" --log "$work/stylize.jsonl" --threads 2 --quiet --precision "$precision"
 "$py" scripts/reference/gatys.py run "$work/content.png" "$work/style.png" --exact --iterations "$iterations" \
-  --threads 2 --out-json "$work/torch.json" >/dev/null
+  --threads 2 --precision "$precision" --out-json "$work/torch.json" >/dev/null
 python3 - "$work" "$iterations" <<'PY'
 import json, sys
 work, n = sys.argv[1], int(sys.argv[2])

@@ -401,6 +401,9 @@ def cmd_run(args):
     size = None if args.exact else args.size
     content_rgb, style_rgb = load_image(args.content, size), load_image(args.style, size)
     net, obj = build(locate_weights(args.weights), content_rgb, style_rgb, args, dtype)
+    if args.precision == "bf16":
+        net.use_channels_last()
+        obj = Autocast(obj)
 
     content_x = preprocess(content_rgb).to(dtype)
     if args.init == "content":
@@ -512,6 +515,9 @@ class Autocast:
     def __init__(self, obj):
         self.obj = obj
 
+    def __getattr__(self, name):  # the layers and weights, for the record
+        return getattr(self.obj, name)
+
     def __call__(self, x):
         with torch.autocast("cpu", dtype=torch.bfloat16):
             parts = self.obj(x)
@@ -585,6 +591,8 @@ def main():
     sp.add_argument("--out-json")
     sp.add_argument("--out-image")
     sp.add_argument("--print-every", type=int, default=10, help="progress on stderr, 0 = quiet")
+    sp.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="bf16: torch.autocast on the CPU with channels_last weights and activations")
 
     sp = sub.add_parser("bench", help="median seconds per L-BFGS iteration (forward+backward+step), peak RSS")
     common(sp)
