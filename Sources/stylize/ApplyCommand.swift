@@ -37,7 +37,10 @@ struct ApplyCommand: ParsableCommand {
             let files = try images.files()
             let stylizer = FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network, margin: margin,
                                               precision: machine.precision)
-            for (file, destination) in files {
+            for (index, (file, destination)) in files.enumerated() {
+                guard !interrupted.load(ordering: .relaxed) else {
+                    throw Interrupted(message: "wrote \(index) of \(files.count) images")
+                }
                 try ImageIO.checkWritable(destination)
                 var image = try images.read(file)
                 if let size { image = image.resized(longSide: size) }

@@ -54,7 +54,9 @@ struct EvaluateUpscalerCommand: ParsableCommand {
                     try ImageIO.write(upscaled, to: base + "-\(URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent).png")
                     try ImageIO.write(bicubic, to: base + "-bicubic.png")
                 }
+                guard !interrupted.load(ordering: .relaxed) else { throw Interrupted(message: "evaluated \(row.name) and the photos before it") }
             }
+            for (name, reason) in evaluation.skipped { stderr("stylize: warning: skipped \(name): \(reason)") }
             print(Self.line("mean of \(evaluation.rows.count)", evaluation.meanNetwork, evaluation.meanBicubic))
         }
     }

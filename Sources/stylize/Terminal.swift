@@ -19,6 +19,12 @@ func runReportingErrors(flags: [String: String] = [:], _ body: () throws -> Void
         try body()
     } catch let error as ExitCode {
         throw error
+    } catch VGG19WeightsError.cancelled {
+        stderr("stylize: interrupted; the VGG19 weights were not installed")
+        throw ExitCode(130)
+    } catch let error as Interrupted {
+        stderr("stylize: interrupted; \(error.message)")
+        throw ExitCode(130)
     } catch let error as InvalidInput {
         let message = error.setting.map { "--\(flags[$0] ?? InvalidInput.kebab($0)) \(error.problem)" } ?? error.problem
         stderr("stylize: error: \(message)")
@@ -41,11 +47,15 @@ struct MachineOptions: ParsableArguments {
     var precision = Precision.auto
 
     func validate() throws {
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        if let threads, !(1...cores).contains(threads) {
+            throw ValidationError("--threads must be between 1 and \(cores), the cores of this machine, not \(threads)")
+        }
     }
 
-    /// Sets up oneDNN's threads and the allocator before any work.
+    /// Sets up oneDNN's threads, the allocator and the signals before any work.
     func configure() {
+        catchInterrupts()
         if let threads { DNNL.setThreads(threads) }
         DNNL.keepFreedMemory()
         // `auto` algorithms and precisions measure kernels once per shape; remember them between runs.
@@ -53,11 +63,21 @@ struct MachineOptions: ParsableArguments {
     }
 }
 
-/// Set by Ctrl-C; long loops poll it and stop cleanly.
+/// Set by Ctrl-C, SIGTERM or SIGHUP: long loops poll it and stop cleanly, saving what they have (a second signal
+/// ends the process at once).
 let interrupted = Atomic<Bool>(false)
 
 func catchInterrupts() {
-    signal(SIGINT) { _ in interrupted.store(true, ordering: .relaxed) }
+    for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+        signal(signalNumber) { _ in
+            if interrupted.exchange(true, ordering: .relaxed) { _exit(130) }
+        }
+    }
+}
+
+/// Thrown where a command stops for a signal; `runReportingErrors` turns it into exit status 130 and its message.
+struct Interrupted: Error {
+    let message: String
 }
 
 /// A one-line progress bar on stderr, redrawn in place; silent when stderr is not a terminal.

@@ -57,17 +57,24 @@ struct TrainingRunOptions: ParsableArguments {
         let log = try openLog()
         var bar = ProgressBar(total: training.settings.steps - training.step, quiet: quiet)
         let firstStep = training.step
-        catchInterrupts()
-        let stoppedEarly = try training.run(checkpointEvery: checkpointEvery, shouldStop: { interrupted.load(ordering: .relaxed) }, report: { report in
-            log?.write([("step", report.step)] + report.terms.fields.map { ($0, $1) } + [("precision", training.precision),
-                       ("seconds", report.seconds), ("images_per_second", report.imagesPerSecond)])
-            bar.update(report.step - firstStep, seconds: report.seconds,
-                       detail: String(format: "step %d %@ %.2f img/s", report.step, report.terms.summary, report.imagesPerSecond))
-        }, save: save)
+        let stoppedEarly: Bool
+        do {
+            stoppedEarly = try training.run(checkpointEvery: checkpointEvery, shouldStop: { interrupted.load(ordering: .relaxed) }, report: { report in
+                log?.write([("step", report.step)] + report.terms.fields.map { ($0, $1) } + [("precision", training.precision),
+                           ("seconds", report.seconds), ("images_per_second", report.imagesPerSecond)])
+                bar.update(report.step - firstStep, seconds: report.seconds,
+                           detail: String(format: "step %d %@ %.2f img/s", report.step, report.terms.summary, report.imagesPerSecond))
+            }, save: save)
+        } catch let diverged as Training<Loss>.Diverged {
+            // The network is still the last good step's: keep it, so that the run can go on from there (--resume with
+            // a lower --lr).
+            bar.finish()
+            try save()
+            throw ValidationError("\(diverged); the model and checkpoint of the last good step (\(training.step)) are in \(output) and \(checkpointURL.path)")
+        }
         bar.finish()
         if stoppedEarly {
-            stderr("stylize: interrupted at step \(training.step); continue with the same command and --resume")
-            throw ExitCode(130)
+            throw Interrupted(message: "saved the model and checkpoint at step \(training.step); continue with the same command and --resume")
         }
         if !quiet { stderr("wrote \(output)") }
     }

@@ -143,7 +143,6 @@ struct TransferCommand: ParsableCommand {
             let transfer = try CoarseToFine(vgg: try loadVGG19(weights), content: contentImage, styles: styleImages, settings: settings)
             var display = TransferDisplay(stages: transfer.stages, quiet: machine.quiet, log: try log.map(JSONLinesLog.init),
                                           saveEvery: saveEvery, output: output)
-            catchInterrupts()
             let result = try transfer.run { stage, progress in
                 display.show(stage: stage, progress)
                 return !interrupted.load(ordering: .relaxed)
@@ -151,10 +150,7 @@ struct TransferCommand: ParsableCommand {
             let stoppedEarly = interrupted.load(ordering: .relaxed)
             display.bar.finish()
             try ImageIO.write(Image(result), to: output)
-            if stoppedEarly {
-                stderr("stylize: interrupted; saved the current image to \(output)")
-                throw ExitCode(130)
-            }
+            if stoppedEarly { throw Interrupted(message: "saved the current image to \(output)") }
             if !machine.quiet { stderr("wrote \(output)") }
         }
     }
@@ -162,6 +158,7 @@ struct TransferCommand: ParsableCommand {
     /// The settings to run with, the L-BFGS history shortened if need be to fit in memory (`MemoryEstimate.fit`), or
     /// nil after printing the estimate for --estimate-memory.
     func fitInMemory(_ settings: TransferSettings, content: Image, styles: [StyleImage]) throws -> TransferSettings? {
+        try settings.checkImageSizes(content: (content.width, content.height), styles: styles.map { ($0.image.width, $0.image.height) })
         let available = ignoreMemoryEstimate ? nil : MemoryEstimate.availableBytes()
         let plan: (settings: TransferSettings, peakBytes: Int)
         do {
@@ -303,7 +300,7 @@ func loadVGG19(_ path: String?) throws -> VGG19 {
     if let path {
         location = URL(fileURLWithPath: path)
     } else {
-        location = try VGG19Weights.ensureInstalled { stderr($0) }
+        location = try VGG19Weights.ensureInstalled(log: { stderr($0) }, isCancelled: { interrupted.load(ordering: .relaxed) })
     }
     return try VGG19(parameters: try VGG19Weights.load(from: location))
 }

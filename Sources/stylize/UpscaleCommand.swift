@@ -44,7 +44,10 @@ struct UpscaleCommand: ParsableCommand {
             let files = try images.files()
             let upscaler = method == .net ? try loadUpscaler() : nil
             let scale = upscaler?.scale ?? self.scale ?? 4
-            for (file, destination) in files {
+            for (index, (file, destination)) in files.enumerated() {
+                guard !interrupted.load(ordering: .relaxed) else {
+                    throw Interrupted(message: "wrote \(index) of \(files.count) images")
+                }
                 try ImageIO.checkWritable(destination)
                 let image = try images.read(file)
                 guard image.width * image.height * scale * scale <= images.maxPixels else {

@@ -21,7 +21,8 @@ struct WeightsCommand: ParsableCommand {
             return
         }
         try runReportingErrors {
-            let installed = try VGG19Weights.ensureInstalled { message in stderr(message) }
+            catchInterrupts()
+            let installed = try VGG19Weights.ensureInstalled(log: { stderr($0) }, isCancelled: { interrupted.load(ordering: .relaxed) })
             try VGG19Weights.verify(at: installed)
             print("VGG19 weights verified: \(installed.path)")
         }

@@ -26,9 +26,14 @@ public struct TransformerNet: Sendable {
         [32, 64, 128].map { 16 * max(1, Int((Float($0) * width / 16).rounded())) }
     }
 
+    /// Widths from 1/32 (16 channels throughout, the least oneDNN's blocks allow) to 4 (128-256-512 channels).
+    public static func checkWidth(_ width: Float) throws {
+        try Check.that(width >= 1 / 32 && width <= 4, "width", "must be between 1/32 and 4, not \(width)")
+    }
+
     /// A network with given parameters, checked against the shapes the width implies.
     public init(width: Float, parameters: [String: Tensor]) throws {
-        guard width > 0 && width.isFinite else { throw InvalidInput("width", "must be a positive number, not \(width)") }
+        try Self.checkWidth(width)
         self.width = width
         channels = Self.channels(width: width)
         try Self.layers(channels: channels).check(parameters, network: "transformer network of width \(width)")

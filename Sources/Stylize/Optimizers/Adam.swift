@@ -89,6 +89,9 @@ extension Adam {
               first.count == parameterCount, second.count == parameterCount else {
             throw InvalidInput("the optimizer state is missing or has the wrong size")
         }
+        guard (0...Limits.largestCount).contains(iteration), first.isFinite, second.isFinite, second.scalars.allSatisfy({ $0 >= 0 }) else {
+            throw InvalidInput("the optimizer state is damaged: a step count out of range, NaN or infinite moments, or a negative second moment")
+        }
         self.init(learningRate: learningRate, iteration: iteration,
                   firstMoment: iteration == 0 ? [] : first.scalars, secondMoment: iteration == 0 ? [] : second.scalars)
     }

@@ -41,25 +41,70 @@ public struct InvalidInput: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The checks every settings type makes of its numbers, each throwing `InvalidInput` for the setting named.
-enum Check {
-    static func that(_ condition: Bool, _ setting: String, _ problem: @autoclosure () -> String) throws {
+/// The checks every settings type (and a front end's own options) makes of its numbers, each throwing `InvalidInput`
+/// for the setting named.
+public enum Check {
+    public static func that(_ condition: Bool, _ setting: String, _ problem: @autoclosure () -> String) throws {
         guard condition else { throw InvalidInput(setting, problem()) }
     }
 
-    static func positive(_ value: Int, _ setting: String) throws {
+    public static func positive(_ value: Int, _ setting: String) throws {
         try that(value > 0, setting, "must be positive, not \(value)")
     }
 
-    static func nonNegative(_ value: Int, _ setting: String) throws {
+    public static func nonNegative(_ value: Int, _ setting: String) throws {
         try that(value >= 0, setting, "must be >= 0, not \(value)")
     }
 
-    static func positive(_ value: Float, _ setting: String) throws {
+    public static func positive(_ value: Float, _ setting: String) throws {
         try that(value > 0 && value.isFinite, setting, "must be a positive number, not \(value)")
     }
 
-    static func nonNegative(_ value: Float, _ setting: String) throws {
+    public static func nonNegative(_ value: Float, _ setting: String) throws {
         try that(value >= 0 && value.isFinite, setting, "must be a non-negative number, not \(value)")
+    }
+}
+
+/// The bounds every number from a user or a file is held to before any arithmetic is done with it, so that no size
+/// overflows, no allocation aborts and nothing runs for days by mistake. Each is far beyond what a run on these
+/// machines could use.
+public enum Limits {
+    /// Images with more pixels than this are refused unless the caller raises `maxPixels`.
+    public static let defaultMaxPixels = 50_000_000
+    /// The most `maxPixels` may be raised to: 2^32 pixels, 48 GiB as float32 RGB.
+    public static let largestMaxPixels = 1 << 32
+    /// No image side beyond this, whatever the pixel limit.
+    public static let largestSide = 1 << 17
+    /// Gaussian blurs: the kernel spans 6 sigma, so a wider one costs minutes and smooths any image to one colour.
+    public static let largestBlur: Float = 1000
+    /// Iterations, training steps and the like.
+    public static let largestCount = 100_000_000
+    /// Images per training step.
+    public static let largestBatch = 1024
+
+    /// Checks that a `width` x `height` image is within the pixel limit, in arithmetic that cannot overflow; `what`
+    /// names the image in the message ("the output", "the padded photo").
+    public static func checkPixels(width: Int, height: Int, maxPixels: Int, setting: String, what: String) throws {
+        try Check.that(width > 0 && height > 0, setting, "makes \(what) \(width)x\(height)")
+        try Check.that(width <= largestSide && height <= largestSide, setting,
+                       "makes \(what) \(width)x\(height), beyond the largest side of \(largestSide) pixels")
+        let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
+        try Check.that(!overflow && pixels <= maxPixels, setting,
+                       "makes \(what) \(width)x\(height), more than the pixel limit of \(maxPixels)")
+    }
+
+    /// The pixel limit itself.
+    public static func checkMaxPixels(_ maxPixels: Int) throws {
+        try Check.that((1...largestMaxPixels).contains(maxPixels), "maxPixels", "must be between 1 and \(largestMaxPixels), not \(maxPixels)")
+    }
+}
+
+extension Check {
+    public static func range<T: Comparable>(_ value: T, _ bounds: ClosedRange<T>, _ setting: String) throws {
+        try that(bounds.contains(value), setting, "must be between \(bounds.lowerBound) and \(bounds.upperBound), not \(value)")
+    }
+
+    public static func blur(_ sigma: Float, _ setting: String) throws {
+        try that(sigma >= 0 && sigma <= Limits.largestBlur, setting, "must be between 0 and \(Limits.largestBlur) pixels, not \(sigma)")
     }
 }

@@ -24,13 +24,12 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
     public init() {}
 
     public func validate() throws {
-        try Check.positive(steps, "steps")
-        try Check.positive(batch, "batch")
-        try Check.positive(size, "size")
-        try Check.positive(styleSize, "styleSize")
+        try Check.range(steps, 1...Limits.largestCount, "steps")
+        try Check.range(batch, 1...Limits.largestBatch, "batch")
+        try Check.range(size, 32...4096, "size")
+        try Check.range(styleSize, 32...8192, "styleSize")
         try Check.that(size % TransformerNet.sizeMultiple == 0, "size", "must be a multiple of \(TransformerNet.sizeMultiple), not \(size)")
-        try Check.that(size >= 32, "size", "must be at least 32 for VGG19's deep layers, not \(size)")
-        try Check.that(width > 0 && width <= 4, "width", "must be in (0, 4], not \(width)")
+        try TransformerNet.checkWidth(width)
         try Check.positive(learningRate, "learningRate")
         try objective.validate()
     }
@@ -140,8 +139,9 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
 
     public func validate() throws {
         try Check.that(UpscalerNet.scales.contains(scale), "scale", "must be 2, 3 or 4, not \(scale)")
-        try Check.positive(steps, "steps")
-        try Check.positive(batch, "batch")
+        try Check.range(steps, 1...Limits.largestCount, "steps")
+        try Check.range(batch, 1...Limits.largestBatch, "batch")
+        try Check.range(patch, 1...2048, "patch")
         try Check.that(patch % scale == 0 && patch / scale >= 8, "patch",
                        "must be a multiple of the scale (\(scale)) and at least \(8 * scale), not \(patch)")
         try Check.positive(learningRate, "learningRate")

@@ -53,7 +53,7 @@ public struct TransferSettings: Sendable {
     /// Iterations per stage, coarsest first; nil splits `iterations` 4:2:1 (each stage twice the next).
     public var scaleIterations: [Int]? = nil
     /// Images (content, styles, masks, a start image) with more pixels than this are refused.
-    public var maxPixels = 50_000_000
+    public var maxPixels = Limits.defaultMaxPixels
 
     public init() {}
 
@@ -63,14 +63,14 @@ public struct TransferSettings: Sendable {
 
     public func validate() throws {
         try objective.validate()
-        try Check.positive(size, "size")
-        try Check.positive(maxPixels, "maxPixels")
-        try Check.that(size <= maxPixels / size * 4, "size", "\(size) is too large for the pixel limit (max pixels \(maxPixels))")
+        try Limits.checkMaxPixels(maxPixels)
+        try Check.range(size, 1...Limits.largestSide, "size")  // the output's pixels are checked with the photo's proportions
         try Check.positive(styleScale, "styleScale")
-        try Check.nonNegative(iterations, "iterations")
-        if let lbfgsHistory { try Check.positive(lbfgsHistory, "lbfgsHistory") }
+        try Check.that(styleScale <= 16, "styleScale", "must be at most 16, not \(styleScale)")
+        try Check.range(iterations, 0...Limits.largestCount, "iterations")
+        if let lbfgsHistory { try Check.range(lbfgsHistory, 1...10_000, "lbfgsHistory") }
         if let learningRate { try Check.positive(learningRate, "learningRate") }
-        if case .blurred(let sigma) = start { try Check.nonNegative(sigma, "initBlur") }
+        if case .blurred(let sigma) = start { try Check.blur(sigma, "initBlur") }
         _ = try stages()
     }
 
@@ -83,7 +83,7 @@ public struct TransferSettings: Sendable {
         let sides = (0..<scales).map { max(1, size >> (scales - 1 - $0)) }
         try Check.that(sides[0] >= 32, "scales", "\(scales) of a \(size) px image start at \(sides[0]) px, too small for VGG19: use fewer")
         for side in sides {
-            let styleSide = Int((Float(side) * styleScale).rounded())
+            let styleSide = Int((Float(side) * styleScale).rounded())  // at most 16 · 2^17: no overflow
             try Check.that(styleSide >= 32, "styleScale",
                            "\(styleScale) makes the style images \(styleSide) px at the \(side) px stage, too small for VGG19: raise it or the size")
         }
@@ -91,7 +91,8 @@ public struct TransferSettings: Sendable {
         if let scaleIterations {
             try Check.that(scaleIterations.count == scales, "scaleIterations",
                            "must have one count per scale (\(scales)), not \(scaleIterations.count)")
-            try Check.that(scaleIterations.allSatisfy { $0 >= 0 }, "scaleIterations", "must be >= 0")
+            try Check.that(scaleIterations.allSatisfy { (0...Limits.largestCount).contains($0) }, "scaleIterations",
+                           "must be between 0 and \(Limits.largestCount)")
             counts = scaleIterations
         } else {
             let shares = (0..<scales).map { 1 << (scales - 1 - $0) }
@@ -101,6 +102,19 @@ public struct TransferSettings: Sendable {
             counts = split
         }
         return zip(sides, counts).map { CoarseToFine.Stage(longSide: $0, iterations: $1) }
+    }
+
+    /// The output's width and height for a photo of these proportions, checked against the pixel limit; and the style
+    /// images', at the largest stage.
+    public func checkImageSizes(content: (width: Int, height: Int), styles: [(width: Int, height: Int)]) throws {
+        let output = MemoryEstimate.fitted(content, longSide: size)
+        try Limits.checkPixels(width: output.width, height: output.height, maxPixels: maxPixels, setting: "size", what: "the output")
+        let styleSide = max(1, Int((Float(size) * styleScale).rounded()))
+        for style in styles {
+            let resized = MemoryEstimate.fitted(style, longSide: styleSide)
+            try Limits.checkPixels(width: resized.width, height: resized.height, maxPixels: maxPixels, setting: "styleScale",
+                                   what: "a style image")
+        }
     }
 
     /// The style weights as given (`styleBlend`), checked and normalised to sum 1.

@@ -26,6 +26,7 @@ public struct CoarseToFine {
     ///     pixels of the final output, and an `.image` start may have any size.
     public init(vgg: VGG19, content: Image, styles: [StyleImage], settings: TransferSettings) throws {
         try settings.validate()
+        try settings.checkImageSizes(content: (content.width, content.height), styles: styles.map { ($0.image.width, $0.image.height) })
         _ = try TransferSettings.normalisedWeights(styles.map(\.weight))
         for (index, style) in styles.enumerated() where style.mask?.isEmpty == true {
             throw InvalidInput("styleMask", "of style \(index + 1) is all black: the style would apply nowhere")

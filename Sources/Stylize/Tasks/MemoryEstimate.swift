@@ -145,7 +145,7 @@ public enum MemoryEstimate {
     }
 
     /// (width, height) resized to a long side, as `Image.resized(longSide:)` does.
-    static func fitted(_ size: (width: Int, height: Int), longSide: Int) -> (width: Int, height: Int) {
+    public static func fitted(_ size: (width: Int, height: Int), longSide: Int) -> (width: Int, height: Int) {
         let scale = Double(longSide) / Double(max(size.width, size.height))
         func scaled(_ side: Int) -> Int { max(1, Int((Double(side) * scale).rounded())) }
         return size.width >= size.height ? (longSide, scaled(size.height)) : (scaled(size.width), longSide)

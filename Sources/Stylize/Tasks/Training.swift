@@ -56,16 +56,30 @@ public final class Training<Loss: TrainingLoss> {
         loss = try makeLoss(network)
     }
 
-    /// One optimiser step over one batch; returns its loss.
+    /// One optimiser step over one batch; returns its loss. A step whose loss, gradients or new parameters are not
+    /// all finite numbers is refused before anything changes: the network and Adam stay as the last good step left
+    /// them (and so does whatever was saved from them).
     public func trainStep() throws -> Loss.Terms {
         let (terms, gradients, scale) = try loss.lossAndGradients(step: step)
-        guard terms.total.isFinite else {
-            throw InvalidInput("the loss became \(terms.total) at step \(step); try a smaller learning rate")
-        }
-        try network.update(adam.step(network.parameters, gradients: gradients, gradientScale: scale))
+        var nextAdam = adam
+        let updated = nextAdam.step(network.parameters, gradients: gradients, gradientScale: scale)
+        let problem = !terms.total.isFinite ? "the loss became \(terms.total)"
+            : !gradients.values.allSatisfy(\.isFinite) ? "the gradients became NaN or infinite"
+            : !updated.values.allSatisfy(\.isFinite) ? "the network's weights would become NaN or infinite" : nil
+        if let problem { throw Diverged(problem: problem, step: step) }
+        try network.update(updated)
+        adam = nextAdam
         try loss.setParameters(network)
         step += 1
         return terms
+    }
+
+    /// A training step that would have made the network unusable.
+    public struct Diverged: Error, CustomStringConvertible {
+        public let problem: String
+        /// The step refused; the network is as the one before it left it.
+        public let step: Int
+        public var description: String { "\(problem) at step \(step); try a smaller learning rate" }
     }
 
     /// The loss of the current network on the batch of step `batchStep` (any step, done or not), without training.

@@ -9,6 +9,8 @@ public struct UpscalerEvaluation: Sendable {
     }
 
     public let rows: [Row]
+    /// Photos too small to measure (a few pixels after halving and shrinking), with why.
+    public let skipped: [(name: String, reason: String)]
 
     public var meanNetwork: (psnr: Double, ssim: Double) { Self.mean(rows.map(\.network)) }
     public var meanBicubic: (psnr: Double, ssim: Double) { Self.mean(rows.map(\.bicubic)) }
@@ -19,7 +21,13 @@ public struct UpscalerEvaluation: Sendable {
                 each: (Row, _ truth: Image, _ upscaled: Image, _ bicubic: Image) throws -> Void = { _, _, _, _ in }) throws {
         let scale = upscaler.scale
         var rows: [Row] = []
+        var skipped: [(name: String, reason: String)] = []
         for (name, photo) in photos {
+            // The low-resolution image at least 8 pixels a side, and the truth larger than SSIM's window and the border.
+            guard min(photo.width, photo.height) / 2 >= Self.smallestSide(scale: scale) else {
+                skipped.append((name, "\(photo.width)x\(photo.height) is too small: its short side should be at least \(2 * Self.smallestSide(scale: scale)) px"))
+                continue
+            }
             let truth = Self.groundTruth(photo, scale: scale)
             let low = Upscaler.degrade(truth, scale: scale)
             let upscaled = try upscaler.upscale(low), bicubic = Upscaler.bicubic(low, scale: scale)
@@ -29,8 +37,15 @@ public struct UpscalerEvaluation: Sendable {
             try each(row, truth, upscaled, bicubic)
             rows.append(row)
         }
+        guard !rows.isEmpty else {
+            throw InvalidInput("photos", "has no photo large enough to measure: \(skipped.prefix(3).map { "\($0.name) \($0.reason)" }.joined(separator: "; "))")
+        }
         self.rows = rows
+        self.skipped = skipped
     }
+
+    /// The smallest side of a halved photo that can be measured at `scale`.
+    static func smallestSide(scale: Int) -> Int { 16 * scale }
 
     /// The photo halved, then cropped (top left kept) to sides that are multiples of `scale`.
     public static func groundTruth(_ photo: Image, scale: Int) -> Image {

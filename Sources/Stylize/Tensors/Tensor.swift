@@ -22,3 +22,15 @@ public struct Tensor: Sendable, Equatable {
     public var sum: Double { scalars.reduce(0.0) { $0 + Double($1) } }
     public var sumOfSquares: Double { scalars.reduce(0.0) { $0 + Double($1) * Double($1) } }
 }
+
+extension Tensor {
+    /// Whether every value is a finite number: what a file read from disk or a training step must give before it is
+    /// used or written.
+    public var isFinite: Bool { scalars.allSatisfy(\.isFinite) }
+}
+
+/// The first tensor, by name, that holds NaN or an infinity, with a message for `InvalidInput`; nil when all are
+/// finite.
+func firstNonFinite(_ tensors: [String: Tensor]) -> String? {
+    tensors.keys.sorted().first { !tensors[$0]!.isFinite }.map { "its tensor \($0) holds NaN or infinite values" }
+}

