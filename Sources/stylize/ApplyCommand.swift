@@ -27,23 +27,27 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var machine: MachineOptions
 
     func validate() throws {
-        if let size, size <= 0 { throw ValidationError("--size must be positive") }
-        guard margin >= 0 else { throw ValidationError("--margin cannot be negative") }
+        try validating { if let size { try Check.range(size, 1...Limits.largestSide, "size") } }
     }
 
     func run() throws {
         try runReportingErrors {
             machine.configure()
             let files = try images.files()
-            let stylizer = FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network, margin: margin,
-                                              precision: machine.precision)
+            let stylizer = try FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network,
+                                                   margin: margin, maxPixels: images.maxPixels, precision: machine.precision)
             for (index, (file, destination)) in files.enumerated() {
                 guard !interrupted.load(ordering: .relaxed) else {
                     throw Interrupted(message: "wrote \(index) of \(files.count) images")
                 }
                 try ImageIO.checkWritable(destination)
                 var image = try images.read(file)
-                if let size { image = image.resized(longSide: size) }
+                if let size {
+                    let resized = MemoryEstimate.fitted((image.width, image.height), longSide: size)
+                    try Limits.checkPixels(width: resized.width, height: resized.height, maxPixels: images.maxPixels, setting: "maxPixels",
+                                           what: "\(file) resized")
+                    image = image.resized(longSide: size)
+                }
                 let clock = ContinuousClock.now
                 let result = try stylizer.stylize(image)
                 let seconds = (ContinuousClock.now - clock).seconds

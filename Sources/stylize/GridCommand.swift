@@ -25,7 +25,9 @@ struct GridCommand: ParsableCommand {
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
-        guard columns > 0 && cell > 0 && gap >= 0 else { throw ValidationError("--columns and --cell must be positive, --gap >= 0") }
+        try validating { try Check.range(columns, 1...1000, "columns") }
+        try validating { try Check.range(cell, 1...16384, "cell") }
+        try validating { try Check.range(gap, 0...4096, "gap") }
     }
 
     func run() throws {
@@ -33,6 +35,7 @@ struct GridCommand: ParsableCommand {
             try ImageIO.checkWritable(output)
             let rows = (images.count + columns - 1) / columns
             let (width, height) = (columns * cell + (columns + 1) * gap, rows * cell + (rows + 1) * gap)
+            try Limits.checkPixels(width: width, height: height, maxPixels: Limits.defaultMaxPixels, setting: "cell", what: "the grid")
             var grid = Image(width: width, height: height, repeating: 255)
             for (index, path) in images.enumerated() where path != "-" {
                 let image = try ImageIO.read(path)

@@ -14,11 +14,11 @@ struct ImageBatchOptions: ParsableArguments {
     var outputDir: String?
 
     @Option(help: "Refuse images with more pixels than this.")
-    var maxPixels = 50_000_000
+    var maxPixels = Limits.defaultMaxPixels
 
     func validate() throws {
         guard (output == nil) != (outputDir == nil) else { throw ValidationError("give either -o OUT or --output-dir DIR") }
-        guard maxPixels > 0 else { throw ValidationError("--max-pixels must be positive") }
+        try validating { try Limits.checkMaxPixels(maxPixels) }
     }
 
     /// Every input image (folders expanded) with where its result goes, checked before any work: -o takes one
@@ -29,10 +29,9 @@ struct ImageBatchOptions: ParsableArguments {
             throw ValidationError("-o takes one input image, and \(files.count) were given; use --output-dir")
         }
         if let outputDir { try Self.checkFolder(outputDir) }
-        return files.map { file in
-            (file, output ?? URL(fileURLWithPath: outputDir!).appendingPathComponent(
-                URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent + ".png").path)
-        }
+        let outputs = output.map { [$0] } ?? OutputPaths.inFolder(outputDir!, for: files)
+        try OutputPaths.checkDistinct(outputs: outputs.map { (output != nil ? "-o" : "--output-dir", $0) }, inputs: files)
+        return Array(zip(files, outputs))
     }
 
     func read(_ file: String) throws -> Image { try ImageIO.read(file, maxPixels: maxPixels) }

@@ -36,7 +36,7 @@ struct MaskCommand: ParsableCommand {
     func validate() throws {
         guard (split == nil) != (threshold == nil) else { throw ValidationError("give one of --split and --threshold") }
         if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be between 0 and 1") }
-        guard smooth >= 0 && smooth.isFinite else { throw ValidationError("--smooth must be >= 0") }
+        try validating { try Check.blur(smooth, "smooth") }
     }
 
     func run() throws {

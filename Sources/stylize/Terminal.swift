@@ -26,13 +26,26 @@ func runReportingErrors(flags: [String: String] = [:], _ body: () throws -> Void
         stderr("stylize: interrupted; \(error.message)")
         throw ExitCode(130)
     } catch let error as InvalidInput {
-        let message = error.setting.map { "--\(flags[$0] ?? InvalidInput.kebab($0)) \(error.problem)" } ?? error.problem
-        stderr("stylize: error: \(message)")
+        stderr("stylize: error: \(message(error, flags: flags))")
         throw ExitCode.failure
     } catch {
         stderr("stylize: error: \(error)")
         throw ExitCode.failure
     }
+}
+
+/// The library's checks in a command's `validate()`: their refusal as swift-argument-parser's, naming the flag.
+func validating(flags: [String: String] = [:], _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as InvalidInput {
+        throw ValidationError(message(error, flags: flags))
+    }
+}
+
+/// The library's words for a setting (`styleScale must be ...`) in the command line's (`--style-scale must be ...`).
+func message(_ error: InvalidInput, flags: [String: String]) -> String {
+    error.setting.map { "--\(flags[$0] ?? InvalidInput.kebab($0)) \(error.problem)" } ?? error.problem
 }
 
 /// The knobs every long-running command has: how many threads do the math, and whether to show progress.

@@ -59,7 +59,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var machine: MachineOptions
 
     func validate() throws {
-        guard previewSize > 0 else { throw ValidationError("--preview-size must be positive") }
+        try validating { try Check.range(previewSize, 16...8192, "previewSize") }
     }
 
     func settings() throws -> TrainingSettings {
@@ -82,11 +82,13 @@ struct TrainCommand: ParsableCommand {
             machine.configure()
             let settings = try self.settings()
             let previewPath = saving.besideOutput("-preview.png")
-            let saved = try saving.prepare(TransformerNet.self)
+            let saved = try saving.prepare(TransformerNet.self, inputs: [style] + (preview.map { [$0] } ?? []),
+                                           otherOutputs: preview != nil ? [("the preview", previewPath)] : [])
             if preview != nil { try ImageIO.checkWritable(previewPath) }
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)
+            try saving.checkPhotos(photoSet, quiet: machine.quiet)
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
                                                    photos: photoSet, checkpoint: saved, precision: machine.precision)
             if !machine.quiet {

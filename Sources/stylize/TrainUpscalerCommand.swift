@@ -94,9 +94,10 @@ struct TrainUpscalerCommand: ParsableCommand {
         try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
             let settings = try self.settings()
-            let saved = try saving.prepare(UpscalerNet.self)
+            let saved = try saving.prepare(UpscalerNet.self, inputs: startFrom.map { [$0] } ?? [])
             let start = try startFrom.map { try UpscalerModel(contentsOf: URL(fileURLWithPath: $0)).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
+            try saving.checkPhotos(patches, quiet: machine.quiet)
             let training = try UpscalerTraining(settings: settings, photos: patches,
                                                 vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start,
                                                 precision: machine.precision)

@@ -16,12 +16,16 @@ struct TrainingRunOptions: ParsableArguments {
     @Flag(help: "Continue from the checkpoint, with the same settings (--steps may grow, --lr may change).")
     var resume = false
 
+    @Flag(help: "Start a new run even though the checkpoint of an earlier one is there (it is replaced).")
+    var force = false
+
     @Option(help: "Append one JSON object per step to this file (a resumed run appends to it).")
     var log: String?
 
     func validate() throws {
         guard output.hasSuffix(".safetensors") else { throw ValidationError("-o should name a .safetensors file") }
         guard checkpointEvery > 0 else { throw ValidationError("--checkpoint-every must be positive") }
+        guard !(resume && force) else { throw ValidationError("--resume continues a run and --force replaces it: give one") }
     }
 
     /// models/x.safetensors -> models/x<suffix>
@@ -32,18 +36,40 @@ struct TrainingRunOptions: ParsableArguments {
     var outputURL: URL { URL(fileURLWithPath: output) }
     var checkpointURL: URL { URL(fileURLWithPath: checkpoint ?? besideOutput(".checkpoint.safetensors")) }
 
-    /// Checks that the model can be written (before hours of work, not after them) and, with --resume, reads the
-    /// checkpoint to continue from.
-    func prepare<Network: TrainableNetwork>(_ network: Network.Type) throws -> Checkpoint<Network>? {
-        try checkWritable()
+    /// Checks, before hours of work rather than after them, that the model, checkpoint and log can be written, that
+    /// none of them is an input or another of them, and that an earlier run's checkpoint is not replaced without
+    /// --force; with --resume, reads the checkpoint to continue from.
+    func prepare<Network: TrainableNetwork>(_ network: Network.Type, inputs: [String], otherOutputs: [(flag: String, path: String)] = []) throws -> Checkpoint<Network>? {
+        var outputs = [("-o", output), ("--checkpoint", checkpointURL.path)] + otherOutputs
+        if let log { outputs.append(("--log", log)) }
+        try OutputPaths.checkDistinct(outputs: outputs, inputs: inputs)
+        for (flag, path) in outputs { try Self.checkWritable(path, flag: flag) }
+        if !resume && !force && FileManager.default.fileExists(atPath: checkpointURL.path) {
+            throw ValidationError("\(checkpointURL.path) holds an earlier run's checkpoint: continue it with --resume, or start anew with --force")
+        }
         return resume ? try Checkpoint(contentsOf: checkpointURL) : nil
     }
 
-    private func checkWritable() throws {
-        let folder = outputURL.deletingLastPathComponent().path
-        guard FileManager.default.isWritableFile(atPath: folder) else {
-            throw ValidationError("cannot write the model into \(folder)")
+    /// Reads every photo before training starts; the unusable ones are reported and left out.
+    func checkPhotos(_ photos: PhotoCrops, quiet: Bool) throws {
+        if !quiet { stderr("reading \(photos.paths.count) photos...") }
+        let skipped = try photos.checkEvery()
+        for (_, reason) in skipped.prefix(5) { stderr("stylize: warning: skipped: \(reason)") }
+        if skipped.count > 5 { stderr("stylize: warning: skipped \(skipped.count - 5) more unusable photos") }
+    }
+
+    /// The folder exists and takes a new file (tried with a probe file, removed at once).
+    static func checkWritable(_ path: String, flag: String) throws {
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ValidationError("\(flag) \(path): the folder \(folder.path) does not exist")
         }
+        let probe = folder.appendingPathComponent(".stylize-probe-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
+            throw ValidationError("\(flag) \(path): the folder \(folder.path) is not writable")
+        }
+        try? FileManager.default.removeItem(at: probe)
     }
 
     func openLog() throws -> JSONLinesLog? {

@@ -130,7 +130,11 @@ struct TransferCommand: ParsableCommand {
             var settings = try self.settings()
             let blend = try parseBlend(styleBlend, count: styles.count)
 
-            // Fail before minutes of work, not after them.
+            // Fail before minutes of work, not after them; and never write over an input.
+            let maskPaths = styleMask.compactMap { item in item.firstIndex(of: "=").map { String(item[item.index(after: $0)...]) } }
+            let startPath = TransferSettings.Start(keyword: start) == nil ? [start] : []
+            try OutputPaths.checkDistinct(outputs: [("-o", output)] + (log.map { [("--log", $0)] } ?? []),
+                                          inputs: [content] + styles + maskPaths + startPath)
             try ImageIO.checkWritable(output)
             let contentImage = try ImageIO.read(content, maxPixels: maxPixels)
             if TransferSettings.Start(keyword: start) == nil { settings.start = try startImage(start, content: contentImage) }

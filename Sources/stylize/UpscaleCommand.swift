@@ -34,7 +34,7 @@ struct UpscaleCommand: ParsableCommand {
 
     func validate() throws {
         if let scale, !UpscalerNet.scales.contains(scale) { throw ValidationError("--scale must be 2, 3 or 4") }
-        if let tile, tile <= 0 { throw ValidationError("--tile must be positive") }
+        try validating { if let tile { try Check.range(tile, 16...4096, "tile") } }
         if method == .bicubic && model != nil { throw ValidationError("--model is for --method net") }
     }
 
@@ -50,9 +50,8 @@ struct UpscaleCommand: ParsableCommand {
                 }
                 try ImageIO.checkWritable(destination)
                 let image = try images.read(file)
-                guard image.width * image.height * scale * scale <= images.maxPixels else {
-                    throw ValidationError("\(file): the \(image.width * scale)x\(image.height * scale) result would have more than --max-pixels \(images.maxPixels) pixels")
-                }
+                try Limits.checkPixels(width: image.width * scale, height: image.height * scale, maxPixels: images.maxPixels,
+                                       setting: "maxPixels", what: "\(file)'s result")
                 let clock = ContinuousClock.now
                 let result = try upscaler?.upscale(image) ?? Upscaler.bicubic(image, scale: scale)
                 let seconds = (ContinuousClock.now - clock).seconds

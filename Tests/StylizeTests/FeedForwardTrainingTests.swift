@@ -104,7 +104,7 @@ final class FeedForwardTrainingTests: XCTestCase {
     }
 
     func testApplyKeepsOddSizes() throws {
-        let stylizer = FeedForwardStylizer(network: try TransformerNet(width: 0.125, seed: 2))
+        let stylizer = try FeedForwardStylizer(network: try TransformerNet(width: 0.125, seed: 2))
         for (width, height) in [(13, 7), (16, 16), (1, 5), (30, 17)] {
             let result = try stylizer.stylize(picture(width: width, height: height, phase: 0))
             XCTAssertEqual([result.width, result.height], [width, height])

@@ -83,14 +83,17 @@ public enum Limits {
     public static let largestBatch = 1024
 
     /// Checks that a `width` x `height` image is within the pixel limit, in arithmetic that cannot overflow; `what`
-    /// names the image in the message ("the output", "the padded photo").
+    /// names the image in the message ("the output", "the padded photo"), `setting` what to change: "maxPixels" where
+    /// the caller can raise the limit, else the setting that made the image so large.
     public static func checkPixels(width: Int, height: Int, maxPixels: Int, setting: String, what: String) throws {
         try Check.that(width > 0 && height > 0, setting, "makes \(what) \(width)x\(height)")
         try Check.that(width <= largestSide && height <= largestSide, setting,
                        "makes \(what) \(width)x\(height), beyond the largest side of \(largestSide) pixels")
         let (pixels, overflow) = width.multipliedReportingOverflow(by: height)
-        try Check.that(!overflow && pixels <= maxPixels, setting,
-                       "makes \(what) \(width)x\(height), more than the pixel limit of \(maxPixels)")
+        // Blamed on the limit where the caller can raise it, else on the setting that made the image so large.
+        try Check.that(!overflow && pixels <= maxPixels, setting, setting == "maxPixels"
+                       ? "\(maxPixels) is below the \(width)x\(height) pixels of \(what)"
+                       : "makes \(what) \(width)x\(height), more than the pixel limit of \(maxPixels)")
     }
 
     /// The pixel limit itself.

@@ -108,12 +108,12 @@ public struct TransferSettings: Sendable {
     /// images', at the largest stage.
     public func checkImageSizes(content: (width: Int, height: Int), styles: [(width: Int, height: Int)]) throws {
         let output = MemoryEstimate.fitted(content, longSide: size)
-        try Limits.checkPixels(width: output.width, height: output.height, maxPixels: maxPixels, setting: "size", what: "the output")
+        try Limits.checkPixels(width: output.width, height: output.height, maxPixels: maxPixels, setting: "maxPixels", what: "the output")
         let styleSide = max(1, Int((Float(size) * styleScale).rounded()))
         for style in styles {
             let resized = MemoryEstimate.fitted(style, longSide: styleSide)
-            try Limits.checkPixels(width: resized.width, height: resized.height, maxPixels: maxPixels, setting: "styleScale",
-                                   what: "a style image")
+            try Limits.checkPixels(width: resized.width, height: resized.height, maxPixels: maxPixels, setting: "maxPixels",
+                                   what: "a style image at this style scale")
         }
     }
 

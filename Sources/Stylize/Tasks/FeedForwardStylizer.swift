@@ -10,11 +10,16 @@ public final class FeedForwardStylizer {
     private var compiled: CompiledTransformerNet?
 
     public static let defaultMargin = 16
+    /// Images (with their margins) with more pixels than this are refused.
+    public let maxPixels: Int
 
-    public init(network: TransformerNet, margin: Int = defaultMargin, precision: Precision = .auto) {
-        precondition(margin >= 0, "the margin cannot be negative")
+    public init(network: TransformerNet, margin: Int = defaultMargin, maxPixels: Int = Limits.defaultMaxPixels,
+                precision: Precision = .auto) throws {
+        try Check.range(margin, 0...1024, "margin")
+        try Limits.checkMaxPixels(maxPixels)
         self.network = network
         self.margin = margin
+        self.maxPixels = maxPixels
         self.precision = precision
     }
 
@@ -22,6 +27,7 @@ public final class FeedForwardStylizer {
         let multiple = TransformerNet.sizeMultiple
         let height = (image.height + 2 * margin + multiple - 1) / multiple * multiple
         let width = (image.width + 2 * margin + multiple - 1) / multiple * multiple
+        try Limits.checkPixels(width: width, height: height, maxPixels: maxPixels, setting: "maxPixels", what: "the photo with its margins")
         if compiled?.height != height || compiled?.width != width {
             compiled = nil  // free the previous size's buffers first
             compiled = try CompiledTransformerNet(network, height: height, width: width, precision: precision)

@@ -12,7 +12,7 @@ public final class PhotoCrops {
         case halved
     }
 
-    public let paths: [String]
+    public private(set) var paths: [String]
     public let size: Int
     public let preparation: Preparation
     /// Photos already decoded and resized; the whole set of ~360 photos at 256 px fits in a few hundred MB.
@@ -42,6 +42,28 @@ public final class PhotoCrops {
             throw InvalidInput("photos", "has no .jpg or .png photos: \(directory)")
         }
         return files
+    }
+
+    /// Reads and prepares every photo now rather than when a step first samples it (minutes into a run), and drops
+    /// the ones that cannot be used (unreadable, or too small for the crops). Returns them with why; throws when
+    /// none is left.
+    @discardableResult
+    public func checkEvery() throws -> [(path: String, reason: String)] {
+        var usable: [String] = [], skipped: [(path: String, reason: String)] = []
+        var prepared: [Int: Image] = [:]
+        for (index, path) in paths.enumerated() {
+            do {
+                prepared[usable.count] = try photo(index)
+                usable.append(path)
+            } catch {
+                skipped.append((path, "\(error)"))
+            }
+        }
+        guard !usable.isEmpty else {
+            throw InvalidInput("photos", "has no usable photo: \(skipped.prefix(3).map(\.reason).joined(separator: "; "))")
+        }
+        (paths, resized) = (usable, prepared)
+        return skipped
     }
 
     /// The crops of one step, RGB 0...255 [3, size, size] each.
