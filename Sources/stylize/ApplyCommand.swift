@@ -31,7 +31,7 @@ struct ApplyCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(flags: ["maxPixels": "max-pixels"]) {
             machine.configure()
             let files = try images.files()
             let stylizer = try FeedForwardStylizer(network: try StyleModel(contentsOf: try BundledModels.locate(model)).network,

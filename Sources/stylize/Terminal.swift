@@ -13,7 +13,8 @@ func stderr(_ message: String) {
 
 /// Runs `body`, turning any error into one line on stderr and a non-zero exit, as a command-line tool should. The
 /// library names a setting as its settings type does (`styleScale`); here it becomes the flag (`--style-scale`),
-/// or the flag `flags` gives for it where a command spells it otherwise (`learningRate`: `lr`).
+/// or the flag `flags` gives for it where a command spells it otherwise (`learningRate`: `lr`). Commands with a
+/// --max-pixels option list it in `flags`, and an image over the limit then says to raise it.
 func runReportingErrors(flags: [String: String] = [:], _ body: () throws -> Void) throws {
     do {
         try body()
@@ -29,7 +30,9 @@ func runReportingErrors(flags: [String: String] = [:], _ body: () throws -> Void
         stderr("stylize: error: \(message(error, flags: flags))")
         throw ExitCode.failure
     } catch {
-        stderr("stylize: error: \(error)")
+        var hint = ""
+        if case ImageError.tooLarge = error, flags["maxPixels"] != nil { hint = "; raise it with --max-pixels" }
+        stderr("stylize: error: \(error)\(hint)")
         throw ExitCode.failure
     }
 }

@@ -95,7 +95,7 @@ struct TrainUpscalerCommand: ParsableCommand {
             machine.configure()
             let settings = try self.settings()
             let saved = try saving.prepare(UpscalerNet.self, inputs: startFrom.map { [$0] } ?? [])
-            let start = try startFrom.map { try UpscalerModel(contentsOf: URL(fileURLWithPath: $0)).network }
+            let start = try startFrom.map { try UpscalerModel(contentsOf: try BundledModels.locate($0, .upscaler)).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
             try saving.checkPhotos(patches, quiet: machine.quiet)
             let training = try UpscalerTraining(settings: settings, photos: patches,

@@ -125,7 +125,7 @@ struct TransferCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(flags: ["maxPixels": "max-pixels"]) {
             machine.configure()
             var settings = try self.settings()
             let blend = try parseBlend(styleBlend, count: styles.count)

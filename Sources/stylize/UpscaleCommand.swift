@@ -39,7 +39,7 @@ struct UpscaleCommand: ParsableCommand {
     }
 
     func run() throws {
-        try runReportingErrors {
+        try runReportingErrors(flags: ["maxPixels": "max-pixels"]) {
             machine.configure()
             let files = try images.files()
             let upscaler = method == .net ? try loadUpscaler() : nil

@@ -28,8 +28,7 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
         case .unsupportedImage(let path, let reason):
             "'\(path)' cannot be read: \(reason)"
         case .tooLarge(let path, let width, let height, let maxPixels):
-            "'\(path)' is \(width)x\(height) = \(width * height) pixels, over the limit of \(maxPixels);"
-                + " raise it with --max-pixels"
+            "'\(path)' is \(width)x\(height) = \(width * height) pixels, over the pixel limit of \(maxPixels)"
         case .zeroSize(let path):
             "'\(path)' has zero width or height"
         case .unsupportedExtension(let path):

@@ -30,9 +30,10 @@ public final class PhotoCrops {
     /// The .jpg, .jpeg and .png files below `directory` (searched recursively), sorted; at least one.
     public static func photos(in directory: String) throws -> [String] {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw InvalidInput("photos", "names no folder: \(directory)")
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw InvalidInput("photos", "\(directory): there is no such folder")
         }
+        guard isDirectory.boolValue else { throw InvalidInput("photos", "\(directory) is a file; give the folder that holds the photos") }
         let files = FileManager.default.enumerator(at: URL(fileURLWithPath: directory), includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }
             .filter { extensions.contains($0.pathExtension.lowercased()) }

@@ -24,7 +24,12 @@ public struct SafetensorsFile: Sendable, Equatable {
 
     /// Writes to a temporary file beside `url` and renames it, so a crash never leaves a half-written file.
     public func write(to url: URL) throws {
-        try serialized().write(to: url, options: .atomic)
+        let data = try serialized()
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            throw InvalidInput("cannot write \(url.path): \(fileSystemReason(error))")
+        }
     }
 
     static let metadataKey = "__metadata__"
@@ -244,4 +249,14 @@ func readFile(_ url: URL) throws -> Data {
         throw InvalidInput("\(url.path) cannot be read (permissions?)")
     }
     return data
+}
+
+/// What the file system said, in its own words ("No space left on device"), rather than Foundation's error codes.
+func fileSystemReason(_ error: Error) -> String {
+    let error = error as NSError
+    if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+        return String(cString: strerror(Int32(underlying.code)))
+    }
+    if error.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(error.code))) }
+    return error.localizedDescription
 }
