@@ -97,6 +97,14 @@ public final class PhotoCrops {
         } catch {
             throw InvalidInput("cannot read the photo \(paths[index]): \(error)")
         }
+        // A thumbnail blown up to the crop size teaches nothing but blur.
+        guard min(image.width, image.height) >= 32 else {
+            throw InvalidInput("the photo \(paths[index]) is \(image.width)x\(image.height), too small to train on (short side under 32 px)")
+        }
+        // A photo many times longer than wide would be resized to a strip of millions of pixels for a few crops.
+        guard max(image.width, image.height) <= 8 * min(image.width, image.height) else {
+            throw InvalidInput("the photo \(paths[index]) is \(image.width)x\(image.height), too narrow for square crops")
+        }
         let scale = Double(size) / Double(min(image.width, image.height))
         let result = preparation == .halved ? image.halved()
             : image.resized(width: max(size, Int((Double(image.width) * scale).rounded())),
