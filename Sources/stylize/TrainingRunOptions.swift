@@ -50,6 +50,17 @@ struct TrainingRunOptions: ParsableArguments {
         return resume ? try Checkpoint(contentsOf: checkpointURL) : nil
     }
 
+    /// Refuses to start when the model's folder could not hold a save: the model and a checkpoint (the weights and
+    /// Adam's two moments), each written beside the old one before it replaces it.
+    func checkFreeSpace(parameters: Int) throws {
+        let folder = outputURL.deletingLastPathComponent().path
+        guard let free = (try? FileManager.default.attributesOfFileSystem(forPath: folder))?[.systemFreeSize] as? Int else { return }
+        let needed = 2 * (4 * parameters + 3 * 4 * parameters) + (1 << 20)
+        guard free >= needed else {
+            throw ValidationError("\(folder) has \(formatBytes(free)) free; saving the model and checkpoint needs about \(formatBytes(needed))")
+        }
+    }
+
     /// Reads every photo before training starts; the unusable ones are reported and left out.
     func checkPhotos(_ photos: PhotoCrops, quiet: Bool) throws {
         if !quiet { stderr("reading \(photos.paths.count) photos...") }
@@ -80,6 +91,7 @@ struct TrainingRunOptions: ParsableArguments {
     /// and whatever the command adds) every --checkpoint-every steps, at the end and on Ctrl-C, which then exits with
     /// 130 and how to resume.
     func run<Loss>(_ training: Training<Loss>, quiet: Bool, save: () throws -> Void) throws {
+        try checkFreeSpace(parameters: training.model.parameterCount)
         let log = try openLog()
         var bar = ProgressBar(total: training.settings.steps - training.step, quiet: quiet)
         let firstStep = training.step
