@@ -84,7 +84,6 @@ struct TrainCommand: ParsableCommand {
             let previewPath = saving.besideOutput("-preview.png")
             let saved = try saving.prepare(TransformerNet.self, inputs: [style] + (preview.map { [$0] } ?? []),
                                            otherOutputs: preview != nil ? [("the preview", previewPath)] : [])
-            if preview != nil { try ImageIO.checkWritable(previewPath) }
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)

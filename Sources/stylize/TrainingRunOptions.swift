@@ -43,7 +43,9 @@ struct TrainingRunOptions: ParsableArguments {
         var outputs = [("-o", output), ("--checkpoint", checkpointURL.path)] + otherOutputs
         if let log { outputs.append(("--log", log)) }
         try OutputPaths.checkDistinct(outputs: outputs, inputs: inputs)
-        for (flag, path) in outputs { try Self.checkWritable(path, flag: flag) }
+        for (flag, path) in outputs {
+            if let reason = ImageIO.whyUnwritable(path) { throw ValidationError("\(flag) \(path): \(reason)") }
+        }
         if !resume && !force && FileManager.default.fileExists(atPath: checkpointURL.path) {
             throw ValidationError("\(checkpointURL.path) holds an earlier run's checkpoint: continue it with --resume, or start anew with --force")
         }
@@ -67,20 +69,6 @@ struct TrainingRunOptions: ParsableArguments {
         let skipped = try photos.checkEvery()
         for (_, reason) in skipped.prefix(5) { stderr("stylize: warning: skipped: \(reason)") }
         if skipped.count > 5 { stderr("stylize: warning: skipped \(skipped.count - 5) more unusable photos") }
-    }
-
-    /// The folder exists and takes a new file (tried with a probe file, removed at once).
-    static func checkWritable(_ path: String, flag: String) throws {
-        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ValidationError("\(flag) \(path): the folder \(folder.path) does not exist")
-        }
-        let probe = folder.appendingPathComponent(".stylize-probe-\(UUID().uuidString)")
-        guard FileManager.default.createFile(atPath: probe.path, contents: Data()) else {
-            throw ValidationError("\(flag) \(path): the folder \(folder.path) is not writable")
-        }
-        try? FileManager.default.removeItem(at: probe)
     }
 
     func openLog() throws -> JSONLinesLog? {

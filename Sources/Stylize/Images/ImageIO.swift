@@ -53,15 +53,21 @@ public enum ImageIO {
     /// anything: long jobs call it first, so that they fail in a second rather than after their work.
     public static func checkWritable(_ path: String) throws {
         guard ImageFileFormat(forPath: path) != nil else { throw ImageError.unsupportedExtension(path: path) }
+        if let reason = whyUnwritable(path) { throw ImageError.cannotWrite(path: path, reason: reason) }
+    }
+
+    /// Why no file can be made at `path` (its directory missing or not writable), found by making and removing a
+    /// hidden probe file beside it; nil when one can. For any file: images, models, checkpoints, logs.
+    public static func whyUnwritable(_ path: String) -> String? {
         let probe = temporarySibling(of: path)
         guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
             let directory = (path as NSString).deletingLastPathComponent
             var isDirectory: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: directory.isEmpty ? "." : directory, isDirectory: &isDirectory)
-            throw ImageError.cannotWrite(path: path, reason: exists && isDirectory.boolValue
-                ? "the directory is not writable" : "the directory '\(directory)' does not exist")
+            return exists && isDirectory.boolValue ? "the directory is not writable" : "the directory '\(directory)' does not exist"
         }
         Codecs.removeFile(probe)
+        return nil
     }
 
     /// A hidden name beside `path`: the same directory, hence the same file system, which rename
