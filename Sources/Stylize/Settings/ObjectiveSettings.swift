@@ -72,14 +72,14 @@ extension ObjectiveSettings: Codable {
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = ObjectiveSettings()
-        contentWeight = try container.decodeIfPresent(Float.self, forKey: .contentWeight) ?? defaults.contentWeight
-        styleWeight = try container.decodeIfPresent(Float.self, forKey: .styleWeight) ?? defaults.styleWeight
-        tvWeight = try container.decodeIfPresent(Float.self, forKey: .tvWeight) ?? defaults.tvWeight
+        contentWeight = try container.decode(.contentWeight, or: defaults.contentWeight)
+        styleWeight = try container.decode(.styleWeight, or: defaults.styleWeight)
+        tvWeight = try container.decode(.tvWeight, or: defaults.tvWeight)
         contentLayers = try container.decodeIfPresent(String.self, forKey: .contentLayers)
             .map { try WeightedLayer.parseList($0, setting: "contentLayers") } ?? defaults.contentLayers
         styleLayers = try container.decodeIfPresent(String.self, forKey: .styleLayers)
             .map { try WeightedLayer.parseList($0, setting: "styleLayers") } ?? defaults.styleLayers
-        pooling = try container.decodeIfPresent(PoolingKind.self, forKey: .pooling) ?? defaults.pooling
+        pooling = try container.decode(.pooling, or: defaults.pooling)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -94,3 +94,11 @@ extension ObjectiveSettings: Codable {
 }
 
 extension PoolingKind: Codable {}
+
+extension KeyedDecodingContainer {
+    /// The value for `key`, or `fallback` when the file has none: settings files stay readable after a setting is
+    /// added, with the default that was in force before it existed.
+    func decode<T: Decodable>(_ key: Key, or fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}

@@ -40,14 +40,14 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let defaults = TrainingSettings()
-        steps = try container.decodeIfPresent(Int.self, forKey: .steps) ?? defaults.steps
-        batch = try container.decodeIfPresent(Int.self, forKey: .batch) ?? defaults.batch
-        size = try container.decodeIfPresent(Int.self, forKey: .size) ?? defaults.size
-        styleSize = try container.decodeIfPresent(Int.self, forKey: .styleSize) ?? defaults.styleSize
-        width = try container.decodeIfPresent(Float.self, forKey: .width) ?? defaults.width
-        learningRate = try container.decodeIfPresent(Float.self, forKey: .learningRate) ?? defaults.learningRate
-        seed = try container.decodeIfPresent(UInt64.self, forKey: .seed) ?? defaults.seed
-        style = try container.decodeIfPresent(String.self, forKey: .style) ?? defaults.style
+        steps = try container.decode(.steps, or: defaults.steps)
+        batch = try container.decode(.batch, or: defaults.batch)
+        size = try container.decode(.size, or: defaults.size)
+        styleSize = try container.decode(.styleSize, or: defaults.styleSize)
+        width = try container.decode(.width, or: defaults.width)
+        learningRate = try container.decode(.learningRate, or: defaults.learningRate)
+        seed = try container.decode(.seed, or: defaults.seed)
+        style = try container.decode(.style, or: defaults.style)
         objective = try ObjectiveSettings(from: decoder)
     }
 
@@ -119,21 +119,20 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
     /// the setting's default, which is what they were trained with).
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T { try container.decodeIfPresent(T.self, forKey: key) ?? fallback }
         let defaults = UpscalerTrainingSettings()
-        scale = try value(.scale, defaults.scale)
-        loss = try value(.loss, defaults.loss)
-        architecture = try value(.architecture, defaults.architecture)
-        steps = try value(.steps, defaults.steps)
-        batch = try value(.batch, defaults.batch)
-        patch = try value(.patch, defaults.patch)
-        learningRate = try value(.learningRate, defaults.learningRate)
-        pixelWeight = try value(.pixelWeight, defaults.pixelWeight)
-        featureWeight = try value(.featureWeight, defaults.featureWeight)
-        featureLayer = try value(.featureLayer, defaults.featureLayer)
-        pooling = try value(.pooling, defaults.pooling)
-        tvWeight = try value(.tvWeight, defaults.tvWeight)
-        seed = try value(.seed, defaults.seed)
+        scale = try container.decode(.scale, or: defaults.scale)
+        loss = try container.decode(.loss, or: defaults.loss)
+        architecture = try container.decode(.architecture, or: defaults.architecture)
+        steps = try container.decode(.steps, or: defaults.steps)
+        batch = try container.decode(.batch, or: defaults.batch)
+        patch = try container.decode(.patch, or: defaults.patch)
+        learningRate = try container.decode(.learningRate, or: defaults.learningRate)
+        pixelWeight = try container.decode(.pixelWeight, or: defaults.pixelWeight)
+        featureWeight = try container.decode(.featureWeight, or: defaults.featureWeight)
+        featureLayer = try container.decode(.featureLayer, or: defaults.featureLayer)
+        pooling = try container.decode(.pooling, or: defaults.pooling)
+        tvWeight = try container.decode(.tvWeight, or: defaults.tvWeight)
+        seed = try container.decode(.seed, or: defaults.seed)
         startedFrom = try container.decodeIfPresent(String.self, forKey: .startedFrom)
     }
 
