@@ -40,7 +40,7 @@ struct EvaluateUpscalerCommand: ParsableCommand {
         try runReportingErrors {
             machine.configure()
             let name = model ?? "x\(scale ?? 4)"
-            let network = try UpscaleCommand.network(model: model, scale: scale)
+            let network = try Upscaler.network(model: model, scale: scale)
             if let saveDir { try ImageBatchOptions.checkFolder(saveDir) }
             var files = try PhotoCrops.photos(in: photos)
             if let limit { files = Array(files.prefix(limit)) }

@@ -12,7 +12,7 @@ struct StylizeCommand: ParsableCommand {
             """,
         subcommands: [TransferCommand.self, TrainCommand.self, ApplyCommand.self, ModelsCommand.self,
                       UpscaleCommand.self, TrainUpscalerCommand.self, EvaluateUpscalerCommand.self,
-                      WeightsCommand.self, MaskCommand.self, GridCommand.self]
+                      WeightsCommand.self, MaskCommand.self, GridCommand.self, ServeCommand.self]
     )
 
     /// swift-argument-parser's main, but a refusal is one line ("stylize: error: ..."), as the commands' own errors

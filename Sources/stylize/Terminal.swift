@@ -27,7 +27,7 @@ func runReportingErrors(flags: [String: String] = [:], _ body: () throws -> Void
         stderr("stylize: interrupted; \(error.message)")
         throw ExitCode(130)
     } catch let error as InvalidInput {
-        stderr("stylize: error: \(message(error, flags: flags))")
+        stderr("stylize: error: \(error.message(flags: flags))")
         throw ExitCode.failure
     } catch {
         var hint = ""
@@ -42,14 +42,10 @@ func validating(flags: [String: String] = [:], _ body: () throws -> Void) throws
     do {
         try body()
     } catch let error as InvalidInput {
-        throw ValidationError(message(error, flags: flags))
+        throw ValidationError(error.message(flags: flags))
     }
 }
 
-/// The library's words for a setting (`styleScale must be ...`) in the command line's (`--style-scale must be ...`).
-func message(_ error: InvalidInput, flags: [String: String]) -> String {
-    error.setting.map { "--\(flags[$0] ?? InvalidInput.kebab($0)) \(error.problem)" } ?? error.problem
-}
 
 /// The knobs every long-running command has: how many threads do the math, and whether to show progress.
 struct MachineOptions: ParsableArguments {

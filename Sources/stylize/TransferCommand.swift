@@ -128,7 +128,7 @@ struct TransferCommand: ParsableCommand {
         try runReportingErrors(flags: ["maxPixels": "max-pixels"]) {
             machine.configure()
             var settings = try self.settings()
-            let blend = try parseBlend(styleBlend, count: styles.count)
+            let blend = try TransferSettings.blendWeights(styleBlend, count: styles.count)
 
             // Fail before minutes of work, not after them; and never write over an input.
             let maskPaths = styleMask.compactMap { item in item.firstIndex(of: "=").map { String(item[item.index(after: $0)...]) } }
@@ -277,18 +277,6 @@ struct TransferDisplay {
         let ext = url.pathExtension
         return url.deletingPathExtension().path + "-\(iteration)" + (ext.isEmpty ? "" : ".\(ext)")
     }
-}
-
-/// --style-blend "3,1": one weight per style (the library checks their values); equal weights without the flag.
-func parseBlend(_ list: String?, count: Int) throws -> [Float] {
-    guard let list else { return [Float](repeating: 1, count: count) }
-    let weights = list.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-    guard weights.count == count else {
-        throw InvalidInput("styleBlend", "has \(weights.count) weight\(weights.count == 1 ? "" : "s") for \(count) style image\(count == 1 ? "" : "s")")
-    }
-    guard let values = weights as? [Float] else { throw InvalidInput("styleBlend", "'\(list)' should be numbers") }
-    _ = try TransferSettings.normalisedWeights(values)
-    return values
 }
 
 /// "300,150,50" -> [300, 150, 50]

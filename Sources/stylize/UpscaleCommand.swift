@@ -33,8 +33,10 @@ struct UpscaleCommand: ParsableCommand {
     @OptionGroup var machine: MachineOptions
 
     func validate() throws {
-        if let scale, !UpscalerNet.scales.contains(scale) { throw ValidationError("--scale must be 2, 3 or 4") }
-        try validating { if let tile { try Check.range(tile, 16...4096, "tile") } }
+        try validating {
+            if let scale { try Upscaler.checkScale(scale) }
+            if let tile { try Check.range(tile, 16...4096, "tile") }
+        }
         if method == .bicubic && model != nil { throw ValidationError("--model is for --method net") }
     }
 
@@ -64,17 +66,6 @@ struct UpscaleCommand: ParsableCommand {
     }
 
     private func loadUpscaler() throws -> Upscaler {
-        Upscaler(network: try Self.network(model: model, scale: scale), tile: tile, precision: machine.precision)
-    }
-
-    /// --model (a file or a bundled name), or the bundled xN for --scale N (4 if neither is given); a model of
-    /// another scale than --scale is refused.
-    static func network(model: String?, scale: Int?) throws -> UpscalerNet {
-        let name = model ?? "x\(scale ?? 4)"
-        let network = try UpscalerModel(contentsOf: try BundledModels.locate(name, .upscaler)).network
-        if let scale, scale != network.scale {
-            throw ValidationError("the model \(name) upscales x\(network.scale), not x\(scale)")
-        }
-        return network
+        Upscaler(network: try Upscaler.network(model: model, scale: scale), tile: tile, precision: machine.precision)
     }
 }

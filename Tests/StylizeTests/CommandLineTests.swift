@@ -175,7 +175,7 @@ final class CommandLineTests: XCTestCase {
         }
 
         let input = path("input-x2.safetensors")
-        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", input, "--scale", "4"], mentions: "upscales x2, not x4")
+        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", input, "--scale", "4"], mentions: "--scale is 4, but the model")
         try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--scale", "5"], mentions: "--scale")
         try assertRefused(["upscale", path("nowhere.png"), "-o", path("out.png"), "--model", input], mentions: "nowhere.png")
         try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", path("input-x2.checkpoint.safetensors")],
@@ -185,6 +185,6 @@ final class CommandLineTests: XCTestCase {
         try assertRefused(["train-upscaler", "--photos", Self.examples.path, "--scale", "4", "--patch", "30", "-o", path("m.safetensors")],
                           mentions: "multiple of the scale")
         try assertRefused(["train-upscaler", "--photos", path("nowhere"), "-o", path("m.safetensors")], mentions: "nowhere")
-        try assertRefused(["evaluate-upscaler", "--photos", Self.examples.path, "--model", input, "--scale", "3"], mentions: "not x3")
+        try assertRefused(["evaluate-upscaler", "--photos", Self.examples.path, "--model", input, "--scale", "3"], mentions: "--scale is 3, but the model")
     }
 }

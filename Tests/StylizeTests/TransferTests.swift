@@ -72,4 +72,28 @@ final class TransferTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("objective became"), "\(error)")
         }
     }
+
+    /// Resuming from a partly painted image (a stopped job, a coarser stage, `--init result.png`) in bf16: L-BFGS's
+    /// first, L1-scaled step is too small to change the bf16 gradient, and the step after it used to blow the objective
+    /// up to 1e25 (then inf). The too-long step is now shortened until the objective is sane.
+    func testBF16RunFromAPartlyPaintedImageDoesNotBlowUp() throws {
+        let (content, style) = try images(size: 128)
+        var settings = TransferSettings()
+        settings.iterations = 30
+        settings.objective.precision = .bf16
+        let first = try StyleTransfer(vgg: TestData.vgg(), content: content, style: style, settings: settings).run()
+        settings.start = .image(Image(first).clamped().tensor.rounded())  // as a PNG would keep it
+        var totals: [Double] = []
+        _ = try StyleTransfer(vgg: TestData.vgg(), content: content, style: style, settings: settings).run { progress in
+            totals.append(progress.terms.total)
+            return true
+        }
+        XCTAssertEqual(totals.count, 31)
+        XCTAssertTrue(totals.allSatisfy { $0.isFinite && $0 <= 10 * totals[0] }, "\(totals)")
+        XCTAssertLessThan(totals.last!, totals[0])
+    }
+}
+
+private extension Tensor {
+    func rounded() -> Tensor { Tensor(shape: shape, scalars: scalars.map { $0.rounded() }) }
 }

@@ -50,6 +50,19 @@ public struct LBFGS: Sendable {
         previousStep = step
     }
 
+    /// Takes back all but `factor` of the last step: `x` moves to where it was plus `factor` times the step, and
+    /// the step remembered for the next curvature pair is the shortened one. With no line search, a step can be far
+    /// too long: from an image that is already partly optimised, the first step (scaled down by the gradient's L1
+    /// norm) is too small to change a bf16 gradient measurably, the curvature pair it gives claims almost none, and
+    /// the next step, scaled by that pair, blows the objective up. The caller shortens such a step until the
+    /// objective is sane again (`StyleTransfer.run`).
+    public mutating func shortenLastStep(_ x: inout [Float], by factor: Float) {
+        guard var step = previousStep else { return }
+        for i in x.indices { x[i] -= (1 - factor) * step[i] }
+        for i in step.indices { step[i] *= factor }
+        previousStep = step
+    }
+
     /// −H·g by the two-loop recursion over the stored pairs (Nocedal & Wright, algorithm 7.4).
     private func twoLoopDirection(_ gradient: [Float]) -> [Float] {
         var q = gradient.map { -$0 }

@@ -25,6 +25,13 @@ public struct InvalidInput: Error, CustomStringConvertible, Equatable {
     /// "style scale must be a positive number, not -1"
     public var description: String { setting.map { "\(Self.words($0)) \(problem)" } ?? problem }
 
+    /// The message as the command line and the server print it: the setting as its long option, `--style-scale must
+    /// be ...` (the server's form fields have the same names without the dashes), or as `flags` names it where a
+    /// front end spells it otherwise (`learningRate`: `lr`).
+    public func message(flags: [String: String] = [:]) -> String {
+        setting.map { "--\(flags[$0] ?? Self.kebab($0)) \(problem)" } ?? problem
+    }
+
     /// `styleScale` -> "style scale"; `lbfgsHistory` -> "lbfgs history".
     public static func words(_ setting: String) -> String { split(setting).joined(separator: " ") }
 

@@ -117,6 +117,18 @@ public struct TransferSettings: Sendable {
         }
     }
 
+    /// `styleBlend` as text, "3,1": one weight per style image, checked; equal weights when nil.
+    public static func blendWeights(_ list: String?, count: Int) throws -> [Float] {
+        guard let list else { return [Float](repeating: 1, count: count) }
+        let weights = list.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard weights.count == count else {
+            throw InvalidInput("styleBlend", "has \(weights.count) weight\(weights.count == 1 ? "" : "s") for \(count) style image\(count == 1 ? "" : "s")")
+        }
+        guard let values = weights as? [Float] else { throw InvalidInput("styleBlend", "'\(list)' should be numbers") }
+        _ = try normalisedWeights(values)
+        return values
+    }
+
     /// The style weights as given (`styleBlend`), checked and normalised to sum 1.
     public static func normalisedWeights(_ weights: [Float]) throws -> [Float] {
         try Check.that(!weights.isEmpty, "styles", "must name at least one style image")

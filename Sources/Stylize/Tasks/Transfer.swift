@@ -127,6 +127,9 @@ public final class StyleTransfer {
         return chromaSource.withLuminance(Image(image).luminance).tensor
     }
 
+    /// Tenfold shortenings of one L-BFGS step before the run is declared diverged: 1e-30 of the step.
+    static let mostShortenings = 30
+
     /// Runs the optimisation. `observe` sees every iteration (0 included) and returns false to stop early.
     /// Returns the final image, RGB 0...255 [3, H, W], not clamped.
     public func run(observe: (TransferProgress) -> Bool = { _ in true }) throws -> Tensor {
@@ -145,11 +148,20 @@ public final class StyleTransfer {
                                             seconds: elapsed.seconds,
                                             image: { self.finished(current) })
             guard observe(progress), iteration < settings.iterations else { break }
+            let before = terms.total
             switch settings.optimizer {
             case .lbfgs: lbfgs.step(&x.scalars, gradient: gradient.scalars)
             case .adam: adam.step(&x.scalars, gradient: gradient.scalars)
             }
             (terms, gradient) = try objective.evaluate(x)
+            // A step that multiplied the objective tenfold (or more) was far too long (`LBFGS.shortenLastStep`):
+            // shorten it tenfold until it is not. Ordinary runs never get here, in either precision.
+            var shortenings = 0
+            while settings.optimizer == .lbfgs && !(terms.total <= 10 * before) && shortenings < Self.mostShortenings {
+                lbfgs.shortenLastStep(&x.scalars, by: 0.1)
+                (terms, gradient) = try objective.evaluate(x)
+                shortenings += 1
+            }
             iteration += 1
         }
         return finished(x)

@@ -19,6 +19,22 @@ public final class Upscaler {
 
     public var scale: Int { network.scale }
 
+    /// A model file or a bundled upscaler's name (`x4`), or the bundled xN for `scale` N (4 if neither is given); a
+    /// model of another scale than `scale` is refused.
+    public static func network(model: String?, scale: Int?) throws -> UpscalerNet {
+        if let scale { try checkScale(scale) }
+        let name = model ?? "x\(scale ?? 4)"
+        let network = try UpscalerModel(contentsOf: try BundledModels.locate(name, .upscaler)).network
+        if let scale, scale != network.scale {
+            throw InvalidInput("scale", "is \(scale), but the model \(name) upscales x\(network.scale)")
+        }
+        return network
+    }
+
+    public static func checkScale(_ scale: Int) throws {
+        try Check.that(UpscalerNet.scales.contains(scale), "scale", "must be 2, 3 or 4, not \(scale)")
+    }
+
     /// The low-resolution version of `image` that the networks learn to invert: a Gaussian blur of sigma 1 (the
     /// camera's and lens' softness), then bicubic downscaling by `scale` (antialiased, as Pillow and MATLAB's imresize
     /// do). The image's sides must be multiples of `scale`.

@@ -252,7 +252,7 @@ func readFile(_ url: URL) throws -> Data {
 }
 
 /// What the file system said, in its own words ("No space left on device"), rather than Foundation's error codes.
-func fileSystemReason(_ error: Error) -> String {
+public func fileSystemReason(_ error: Error) -> String {
     let error = error as NSError
     if let underlying = error.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
         return String(cString: strerror(Int32(underlying.code)))
