@@ -88,17 +88,21 @@ struct Routes: Sendable {
 
     /// Jobs as the API shows them: progress (live for running jobs), queue position, what files there are.
     private func views(_ jobs: [Job]) throws -> [[String: Any]] {
-        // Positions from one listing rather than a query per job.
-        let queued = try store.jobs().filter { $0.status == .queued }.reversed().map(\.id)
-        let positions = Dictionary(uniqueKeysWithValues: queued.enumerated().map { ($1, $0 + 1) })
-        let time = ISO8601DateFormatter()
+        // Positions from one listing rather than a query per job (a single job asks the store for its own).
+        var positions: [String: Int] = [:]
+        if jobs.count == 1, let id = jobs.first?.id {
+            positions[id] = try store.position(of: id)
+        } else {
+            let queued = jobs.filter { $0.status == .queued }.reversed().map(\.id)
+            positions = Dictionary(uniqueKeysWithValues: queued.enumerated().map { ($1, $0 + 1) })
+        }
         return jobs.map { job in
             let done = runner.liveProgress(job.id)?.done ?? job.done
             var fields: [String: Any] = job.fields
             if job.kind == .transfer { fields["styles"] = job.styles }
             return ["id": job.id, "kind": job.kind.rawValue, "status": job.status.rawValue,
                     "progress": ["done": done, "total": job.total], "error": job.error ?? NSNull(),
-                    "position": positions[job.id] ?? NSNull(), "created": time.string(from: job.created), "settings": fields,
+                    "position": positions[job.id] ?? NSNull(), "created": job.created.formatted(.iso8601), "settings": fields,
                     "preview": FileManager.default.fileExists(atPath: folders.preview(job.id)),
                     "result": FileManager.default.fileExists(atPath: folders.result(job.id))]
         }

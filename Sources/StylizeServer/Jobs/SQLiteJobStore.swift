@@ -1,13 +1,16 @@
 import Foundation
 import GRDB
 
-/// The job store in one SQLite file (GRDB). SQLite's default journal with full synchronisation: a job that was
-/// accepted (202) is on disk, whatever happens to the process after.
+/// The job store in one SQLite file (GRDB). Write-ahead logging, so that reading a job's status never waits for a
+/// worker's write (and its sync to disk); SQLite's full synchronisation, so that a job that was accepted (202) is on
+/// disk whatever happens to the process after.
 public final class SQLiteJobStore: JobStore {
-    private let database: DatabaseQueue
+    private let database: DatabasePool
 
     public init(path: String) throws {
-        database = try DatabaseQueue(path: path)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        database = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("jobs") { db in
             try db.create(table: "job") { t in
