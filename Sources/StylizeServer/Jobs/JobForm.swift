@@ -101,6 +101,21 @@ public enum JobForm {
         try Fields(fields).whole("margin", or: FeedForwardStylizer.defaultMargin)
     }
 
+    /// A bundled model by its name, and nothing else: a client must not get the server to read a file of its choosing,
+    /// as a path in the field would (the command line's `BundledModels.locate` takes paths).
+    public static func bundled(_ name: String, _ kind: BundledModels.Kind) throws -> URL {
+        let models = BundledModels.all(kind)
+        guard let model = models.first(where: { $0.name == name }) else {
+            throw InvalidInput("model", "'\(name)' is not a bundled \(kind.rawValue) model; bundled: \(models.map(\.name).joined(separator: ", "))")
+        }
+        return model.url
+    }
+
+    /// The model file of an apply or upscale job: its upload, or the bundled model its `model` field names.
+    public static func model(_ fields: [String: String], uploaded: String, _ kind: BundledModels.Kind) throws -> URL {
+        try fields["model"].map { try bundled($0, kind) } ?? URL(fileURLWithPath: uploaded)
+    }
+
     public static func scale(_ fields: [String: String]) throws -> Int? {
         let form = Fields(fields)
         return form.text("scale") == nil ? nil : try form.whole("scale", or: 0)

@@ -29,6 +29,14 @@ public struct JobIntake: Sendable {
             labels[path] = label
             return path
         }
+        /// The job's model file: its upload (staged) or the bundled model named in its `model` field; nil for neither.
+        func stageModel() throws -> URL? {
+            guard let file = upload.files["model"] else {
+                return try fields["model"].map { try JobForm.bundled($0, kind == .apply ? .style : .upscaler) }
+            }
+            guard file.count == 1, fields["model"] == nil else { throw Refusal(.badRequest, "send one model: a file or a name") }
+            return URL(fileURLWithPath: try stage(file[0], as: "model", label: "model"))
+        }
         do {
             let contentPath = try stage(content[0], as: "content", label: "content")
             let photo = try ImageIO.read(contentPath, maxPixels: settings.maxPixels)
@@ -58,15 +66,9 @@ public struct JobIntake: Sendable {
                 _ = try MemoryEstimate.fit(transfer, content: content, styles: sizes)
                 total = transfer.iterations
             case .apply:
-                let model: URL
-                if let file = upload.files["model"] {
-                    guard file.count == 1, fields["model"] == nil else { throw Refusal(.badRequest, "send one model: a file or a name") }
-                    model = URL(fileURLWithPath: try stage(file[0], as: "model", label: "model"))
-                } else {
-                    guard let name = fields["model"] else {
-                        throw Refusal(.badRequest, "an apply job needs a model: a bundled model's name or a model file in the field 'model'")
-                    }
-                    model = try BundledModels.locate(name)
+                let model = try stageModel()
+                guard let model else {
+                    throw Refusal(.badRequest, "an apply job needs a model: a bundled model's name or a model file in the field 'model'")
                 }
                 let stylizer = try FeedForwardStylizer(network: try StyleModel(contentsOf: model).network,
                                                        margin: try JobForm.margin(fields), maxPixels: settings.maxPixels)
@@ -76,7 +78,8 @@ public struct JobIntake: Sendable {
                                            maxPixels: settings.maxPixels, setting: "maxPixels", what: "the resized photo with its margins")
                 }
             case .upscale:
-                let network = try Upscaler.network(model: fields["model"], scale: try JobForm.scale(fields))
+                // A bundled upscaler by name, an uploaded one, or the bundled xN for `scale`.
+                let network = try Upscaler.network(model: try stageModel()?.path, scale: try JobForm.scale(fields))
                 try Limits.checkPixels(width: photo.width * network.scale, height: photo.height * network.scale,
                                        maxPixels: settings.maxPixels, setting: "maxPixels", what: "the result")
             }

@@ -104,9 +104,10 @@ async function submit(event) {
     for (const file of $("#style-files").files) form.append("style", file, "style");
     for (const name of state.examples) form.append("style", name);
   }
-  if (kind() === "apply" && $("#model-file").files[0]) {
+  const modelFile = { apply: $("#model-file"), upscale: $("#upscaler-file") }[kind()]?.files[0];
+  if (modelFile) {
     form.delete("model");
-    form.append("model", $("#model-file").files[0], "model");
+    form.append("model", modelFile, "model");
   }
   $("#start").disabled = true;
   try {
