@@ -126,6 +126,8 @@ public final class JobRunner: Sendable {
     private func run(_ job: Job, vgg: inout VGG19?) throws -> Outcome {
         // A cancel asked for before a killed server came back up.
         if job.cancelRequested { return .cancelled }
+        // Killed after writing the result and its count, before recording the end: it is done.
+        if job.done >= job.total && FileManager.default.fileExists(atPath: folders.result(job.id)) { return .done }
         let photo = try ImageIO.read(folders.content(job.id), maxPixels: settings.maxPixels)
         switch job.kind {
         case .transfer:
