@@ -18,7 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 if [ "${1:-}" = --tests ]; then
-  for module in selenium pytest requests; do
-    python3 -c "import $module" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "$module"
+  for module in selenium pytest requests yaml openapi_spec_validator; do
+    python3 -c "import $module" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "$(echo "$module" | sed "s/^yaml$/pyyaml/; s/_/-/g")"
   done
 fi
