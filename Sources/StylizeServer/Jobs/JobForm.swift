@@ -111,9 +111,11 @@ public enum JobForm {
         return model.url
     }
 
-    /// The model file of an apply or upscale job: its upload, or the bundled model its `model` field names.
-    public static func model(_ fields: [String: String], uploaded: String, _ kind: BundledModels.Kind) throws -> URL {
-        try fields["model"].map { try bundled($0, kind) } ?? URL(fileURLWithPath: uploaded)
+    /// The model file of an apply or upscale job: the bundled model its `model` field names, or its upload; nil for
+    /// neither (an upscale job then takes the bundled xN for its scale).
+    public static func model(_ fields: [String: String], uploaded: String, _ kind: BundledModels.Kind) throws -> URL? {
+        if let name = fields["model"] { return try bundled(name, kind) }
+        return FileManager.default.fileExists(atPath: uploaded) ? URL(fileURLWithPath: uploaded) : nil
     }
 
     public static func scale(_ fields: [String: String]) throws -> Int? {

@@ -133,15 +133,16 @@ public final class JobRunner: Sendable {
         case .transfer:
             return try transfer(job, photo: photo, vgg: &vgg)
         case .apply:
-            let model = try JobForm.model(job.fields, uploaded: folders.model(job.id), .style)
+            guard let model = try JobForm.model(job.fields, uploaded: folders.model(job.id), .style) else {
+                throw InvalidInput("the job's model file is missing")
+            }
             let stylizer = try FeedForwardStylizer(network: try StyleModel(contentsOf: model).network,
                                                    margin: try JobForm.margin(job.fields), maxPixels: settings.maxPixels,
                                                    precision: settings.precision)
             let size = try JobForm.applySize(job.fields)
             try finish(job, with: try stylizer.stylize(size.map { photo.resized(longSide: $0) } ?? photo))
         case .upscale:
-            let uploaded = FileManager.default.fileExists(atPath: folders.model(job.id))
-            let model = uploaded || job.fields["model"] != nil ? try JobForm.model(job.fields, uploaded: folders.model(job.id), .upscaler) : nil
+            let model = try JobForm.model(job.fields, uploaded: folders.model(job.id), .upscaler)
             let upscaler = Upscaler(network: try Upscaler.network(model: model?.path, scale: try JobForm.scale(job.fields)),
                                     precision: settings.precision)
             try finish(job, with: try upscaler.upscale(photo))
