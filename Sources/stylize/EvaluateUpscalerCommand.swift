@@ -5,12 +5,14 @@ import Stylize
 struct EvaluateUpscalerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate-upscaler",
-        abstract: "Measure an upscaler against bicubic: PSNR and SSIM on photos it was not trained on.",
+        abstract: "Measure an upscaler against bicubic on photos it was not trained on: PSNR, SSIM, sharpness, hatching.",
         discussion: """
             Each photo is halved (as for training), degraded (Gaussian blur sigma 1, bicubic shrink by the scale),
             upscaled back by the network and by bicubic, and compared with the halved photo on the Y channel (BT.601),
-            with `scale` pixels cropped from every border, as super-resolution papers report. Prints one row per photo
-            and the means.
+            with `scale` pixels cropped from every border, as super-resolution papers report. Also, relative to the
+            halved photo: sharpness (mean absolute gradient of Y; below 1 is blurrier) and periodic power (Y's power
+            at the harmonics of a `scale`-pixel period, where a sub-pixel network's grid shows as a fine hatching;
+            near 1 is clean). Prints one row per photo and the means (sharpness and periodic power as ratios of sums).
             """
     )
 
@@ -45,7 +47,7 @@ struct EvaluateUpscalerCommand: ParsableCommand {
             var files = try PhotoCrops.photos(in: photos)
             if let limit { files = Array(files.prefix(limit)) }
             let photos = try files.map { (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try ImageIO.read($0)) }
-            print("photo\tnet PSNR\tbicubic PSNR\tgain dB\tnet SSIM\tbicubic SSIM")
+            print("photo\tnet PSNR\tbicubic PSNR\tgain dB\tnet SSIM\tbicubic SSIM\tnet sharpness\tbicubic sharpness\tnet periodic\tbicubic periodic")
             let evaluation = try UpscalerEvaluation(upscaler: Upscaler(network: network, precision: machine.precision), photos: photos) { row, truth, upscaled, bicubic in
                 print(Self.line(row.name, row.network, row.bicubic))
                 if let saveDir {
@@ -61,8 +63,10 @@ struct EvaluateUpscalerCommand: ParsableCommand {
         }
     }
 
-    static func line(_ name: String, _ network: (psnr: Double, ssim: Double), _ bicubic: (psnr: Double, ssim: Double)) -> String {
-        String(format: "%@\t%.2f\t%.2f\t%+.2f\t%.4f\t%.4f", name, network.psnr, bicubic.psnr, network.psnr - bicubic.psnr,
-               network.ssim, bicubic.ssim)
+    /// Sharpness and periodic power are ratios to the original's (1 = as sharp, as free of a grid pattern).
+    static func line(_ name: String, _ network: UpscalerEvaluation.Scores, _ bicubic: UpscalerEvaluation.Scores) -> String {
+        String(format: "%@\t%.2f\t%.2f\t%+.2f\t%.4f\t%.4f\t%.3f\t%.3f\t%.2f\t%.2f", name, network.psnr, bicubic.psnr,
+               network.psnr - bicubic.psnr, network.ssim, bicubic.ssim, network.sharpness, bicubic.sharpness,
+               network.periodic, bicubic.periodic)
     }
 }

@@ -23,6 +23,7 @@ final class CommandLineTests: XCTestCase {
     struct Result {
         let status: Int32
         let stderr: String
+        let stdout: String
     }
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
@@ -34,12 +35,17 @@ final class CommandLineTests: XCTestCase {
         process.arguments = arguments
         let errors = Pipe()
         process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
+        // Standard output into a file outside the test's folder: a second pipe could fill while this reads the first.
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("stylize-test-stdout-\(UUID().uuidString)")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        process.standardOutput = try FileHandle(forWritingTo: output)
         try process.run()
         whileRunning?(process)
         let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stderr: text)
+        return Result(status: process.terminationStatus, stderr: text,
+                      stdout: String(decoding: try Data(contentsOf: output), as: UTF8.self))
     }
 
     /// Runs `transfer` with the given changes to a small valid command and expects a clean refusal.
@@ -169,6 +175,10 @@ final class CommandLineTests: XCTestCase {
         }
         let evaluation = try stylize(["evaluate-upscaler", "--photos", Self.examples.path, "--model", model, "--limit", "1"])
         XCTAssertEqual(evaluation.status, 0, evaluation.stderr)
+        // A header, the photo and the mean, each with PSNR, SSIM, sharpness and periodic power for both methods.
+        let rows = evaluation.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 3, evaluation.stdout)
+        XCTAssertEqual(Set(rows.map { $0.split(separator: "\t").count }), [10], evaluation.stdout)
         try FileManager.default.removeItem(atPath: small)
         for file in ["x2.safetensors", "x2.checkpoint.safetensors", "x2.jsonl"] {
             try FileManager.default.moveItem(atPath: path(file), toPath: path("input-" + file))

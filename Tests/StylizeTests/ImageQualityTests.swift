@@ -146,4 +146,59 @@ final class ImageQualityTests: XCTestCase {
         XCTAssertLessThan(heavySSIM, lightSSIM)
         XCTAssertLessThan(ImageQuality.psnr(original, heavy, border: 4), ImageQuality.psnr(original, light, border: 4))
     }
+
+    // MARK: - No-reference measures of upscalers
+
+    /// `periodicPower` against its Fourier definition, computed here by a direct DFT of every row and column at the
+    /// harmonics of the period: Σ|F|² / N² per row (column), averaged over rows (columns), the two added.
+    func testPeriodicPowerIsTheSpectrumAtThePeriodsHarmonics() {
+        // Sides that stay multiples of each period after each border.
+        let image = patterned(width: 36, height: 24)
+        for (period, border) in [(4, 2), (2, 0), (3, 3)] {
+            var luma: [[Double]] = []
+            let (width, height) = (36 - 2 * border, 24 - 2 * border)
+            let plane = image.clamped().lumaBT601
+            for y in 0..<height { luma.append((0..<width).map { Double(plane[(y + border) * 36 + $0 + border]) }) }
+            func harmonics(_ line: [Double]) -> Double {
+                let n = line.count
+                return (1..<period).reduce(0) { total, k in
+                    let frequency = 2 * Double.pi * Double(k * n / period) / Double(n)
+                    let re = line.indices.reduce(0) { $0 + line[$1] * cos(frequency * Double($1)) }
+                    let im = line.indices.reduce(0) { $0 - line[$1] * sin(frequency * Double($1)) }
+                    return total + (re * re + im * im) / Double(n * n)
+                }
+            }
+            let rows = luma.reduce(0) { $0 + harmonics($1) } / Double(height)
+            let columns = (0..<width).reduce(0) { total, x in total + harmonics(luma.map { $0[x] }) } / Double(width)
+            XCTAssertEqual(ImageQuality.periodicPower(image, period: period, border: border), rows + columns,
+                           accuracy: 1e-6 * (rows + columns), "period \(period), border \(border)")
+        }
+    }
+
+    /// A pattern of ±3 alternating along rows on a grey image: its power at the periods 2 and 4 is the pattern's,
+    /// at the period 3 none; the grey image has none. A ramp, being no periodic image, has some.
+    func testPeriodicPowerFindsAHatching() {
+        let grey = Image(width: 48, height: 48, repeating: 128)
+        var hatched = grey
+        for c in 0..<3 { for y in 0..<48 { for x in 0..<48 { hatched[c, y, x] += x % 2 == 0 ? 3 : -3 } } }
+        // Luma weighs R, G and B by 219/255 in all.
+        let amplitude = 3.0 * 219 / 255
+        XCTAssertEqual(ImageQuality.periodicPower(grey, period: 4, border: 4), 0, accuracy: 1e-9)
+        XCTAssertEqual(ImageQuality.periodicPower(hatched, period: 4, border: 4), amplitude * amplitude, accuracy: 1e-9)
+        XCTAssertEqual(ImageQuality.periodicPower(hatched, period: 2, border: 4), amplitude * amplitude, accuracy: 1e-9)
+        XCTAssertEqual(ImageQuality.periodicPower(hatched, period: 3, border: 3), 0, accuracy: 1e-9)
+        var ramp = grey
+        for c in 0..<3 { for y in 0..<48 { for x in 0..<48 { ramp[c, y, x] = Float(2 * x) } } }
+        XCTAssertGreaterThan(ImageQuality.periodicPower(ramp, period: 4, border: 4), 0.1)
+    }
+
+    func testMeanAbsoluteGradientOfARampAndOfABlur() {
+        // Luma rises by 219/255 per step of 1 in every channel: a ramp of 2 per pixel along x only.
+        var ramp = Image(width: 20, height: 10, repeating: 0)
+        for c in 0..<3 { for y in 0..<10 { for x in 0..<20 { ramp[c, y, x] = Float(2 * x) } } }
+        XCTAssertEqual(ImageQuality.meanAbsoluteGradient(ramp, border: 2), (2.0 * 219 / 255 + 0) / 2, accuracy: 1e-4)
+        let original = Image(FormulaImage.image.tensor(height: 48, width: 64))
+        XCTAssertLessThan(ImageQuality.meanAbsoluteGradient(original.gaussianBlurred(sigma: 1.5), border: 4),
+                          ImageQuality.meanAbsoluteGradient(original, border: 4))
+    }
 }

@@ -75,6 +75,29 @@ final class UpscalerTests: XCTestCase {
         }
     }
 
+    /// ICNR: a fresh network's r² sub-pixel outputs for a colour start equal, so that what it adds to bicubic is the
+    /// same over each r x r block (a nearest-neighbour upscaling) and no pattern repeats within the blocks.
+    func testFreshNetworkAddsTheSameValueOverEachBlock() throws {
+        for architecture in UpscalerNet.Architecture.allCases {
+            for scale in UpscalerNet.scales {
+                let network = try UpscalerNet(architecture: architecture, scale: scale, seed: 11)
+                let x = random([1, 3, 6, 5], seed: 12)
+                let compiled = try CompiledNetwork(network.layers, parameters: network.parameters, inputShape: x.shape)
+                let added = Tensor(shape: compiled.outputShape, scalars: compiled.forward(x.scalars)).pixelShuffled(scale: scale)
+                let (height, width) = (6 * scale, 5 * scale)
+                var spread: Float = 0, size: Float = 0
+                for c in 0..<3 { for y in 0..<height { for x in 0..<width {
+                    let value = added.scalars[(c * height + y) * width + x]
+                    let corner = added.scalars[(c * height + y / scale * scale) * width + x / scale * scale]
+                    spread = max(spread, abs(value - corner))
+                    size = max(size, abs(value))
+                }}}
+                XCTAssertGreaterThan(size, 1e-4, "\(architecture) x\(scale) adds something")
+                XCTAssertLessThan(spread, 1e-6 * max(1, size), "\(architecture) x\(scale)")
+            }
+        }
+    }
+
     func testTiledAndWholeUpscalingAgree() throws {
         let image = try ImageIO.read(Self.examples.appendingPathComponent("chelsea-cat.png").path).resized(width: 70, height: 45)
         for architecture in UpscalerNet.Architecture.allCases {
@@ -125,6 +148,12 @@ final class UpscalerTests: XCTestCase {
         XCTAssertEqual(before.meanNetwork.psnr, before.meanBicubic.psnr, accuracy: 0.5)
         XCTAssertGreaterThan(after.meanNetwork.psnr, after.meanBicubic.psnr + 0.1, "\(after.rows)")
         XCTAssertGreaterThan(after.meanNetwork.psnr, before.meanNetwork.psnr)
+        // Bicubic of a blurred photo is blurrier than the photo; the trained network undoes some of that blur.
+        XCTAssertLessThan(after.meanBicubic.sharpness, 0.8)
+        XCTAssertGreaterThan(after.meanNetwork.sharpness, after.meanBicubic.sharpness)
+        // ... and its output, like bicubic's, has less power at the grid's period than the photo has.
+        XCTAssertLessThan(after.meanBicubic.periodic, 1)
+        XCTAssertLessThan(after.meanNetwork.periodic, 1.5)
     }
 
     func testPerceptualTrainingLowersTheFeatureLoss() throws {

@@ -71,6 +71,59 @@ public enum ImageQuality {
         return meanStructuralSimilarity(lumaA, lumaB, width: a.width - 2 * border, height: a.height - 2 * border)
     }
 
+    /// The power of the luma's component that repeats every `period` pixels along rows, plus along columns: what a
+    /// sub-pixel convolution's grid leaves when its output phases disagree (a fine hatching). For each row, the means
+    /// of its pixels at each phase x mod period; their variance is the power of the row's period-periodic part (by
+    /// Parseval, the row's spectrum at the harmonics k·W/period, k = 1...period−1, as Σ|F|² / W²). Averaged over rows,
+    /// plus the same over columns. Natural photos have some power there too: compare an upscaler's output with the
+    /// original (near 1x is clean; well above is a pattern). The cropped sides must be multiples of `period`.
+    public static func periodicPower(_ image: Image, period: Int, border: Int) -> Double {
+        let (luma, width, height) = croppedLuma(image, border: border, minimumSide: period)
+        precondition(width % period == 0 && height % period == 0,
+                     "the cropped \(width)x\(height) is not a multiple of the period \(period)")
+        var rows = 0.0, columns = 0.0
+        var means = [Double](repeating: 0, count: period)
+        for y in 0..<height {
+            for p in 0..<period { means[p] = 0 }
+            for x in 0..<width { means[x % period] += luma[y * width + x] }
+            rows += variance(means.map { $0 * Double(period) / Double(width) })
+        }
+        for x in 0..<width {
+            for p in 0..<period { means[p] = 0 }
+            for y in 0..<height { means[y % period] += luma[y * width + x] }
+            columns += variance(means.map { $0 * Double(period) / Double(height) })
+        }
+        return rows / Double(height) + columns / Double(width)
+    }
+
+    /// The mean absolute difference between horizontally and between vertically adjacent luma values (each averaged
+    /// over its pairs, then the two averaged): how much edge and texture an image has. An upscaler that only blurs
+    /// scores well below the original; one that invents texture can score above it.
+    public static func meanAbsoluteGradient(_ image: Image, border: Int) -> Double {
+        let (luma, width, height) = croppedLuma(image, border: border, minimumSide: 2)
+        var horizontal = 0.0, vertical = 0.0
+        for y in 0..<height {
+            for x in 0..<width {
+                let value = luma[y * width + x]
+                if x + 1 < width { horizontal += abs(luma[y * width + x + 1] - value) }
+                if y + 1 < height { vertical += abs(luma[(y + 1) * width + x] - value) }
+            }
+        }
+        return (horizontal / Double((width - 1) * height) + vertical / Double(width * (height - 1))) / 2
+    }
+
+    private static func variance(_ values: [Double]) -> Double {
+        let mean = values.reduce(0, +) / Double(values.count)
+        return values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+    }
+
+    private static func croppedLuma(_ image: Image, border: Int, minimumSide: Int) -> (luma: [Double], width: Int, height: Int) {
+        let (width, height) = (image.width - 2 * border, image.height - 2 * border)
+        precondition(border >= 0 && width >= minimumSide && height >= minimumSide,
+                     "a \(image.width)x\(image.height) image less a border of \(border) is smaller than \(minimumSide)x\(minimumSide)")
+        return (image.clamped().lumaBT601(cropping: border), width, height)
+    }
+
     private static func croppedLuma(_ a: Image, _ b: Image, border: Int, minimumSide: Int) -> ([Double], [Double]) {
         precondition(
             a.width == b.width && a.height == b.height,

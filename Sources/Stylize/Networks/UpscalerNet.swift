@@ -36,11 +36,23 @@ public struct UpscalerNet: Sendable {
         self.parameters = parameters
     }
 
-    /// A fresh network, initialised as PyTorch does, except the sub-pixel convolution's weights, scaled down 10x
-    /// and bias 0: the network starts close to plain bicubic instead of adding noise to it.
+    /// A fresh network, initialised as PyTorch does, except the sub-pixel convolution: its weights scaled down 10x
+    /// and bias 0, so that the network starts close to plain bicubic instead of adding noise to it, and ICNR (Aitken
+    /// et al. 2017, "Checkerboard artifact free sub-pixel convolution"): the r² output channels that the shuffle
+    /// spreads over one r x r block start with the same kernel, so that all phases of the grid start equal and
+    /// training does not begin from a pattern that repeats every r pixels.
     public init(architecture: Architecture, scale: Int, seed: UInt64) throws {
         var parameters = Self.layers(architecture, scale: scale).initialParameters(seed: seed)
-        parameters["shuffle.weight"]!.scalars = parameters["shuffle.weight"]!.scalars.map { $0 * 0.1 }
+        var weight = parameters["shuffle.weight"]!
+        let kernel = weight.count / weight.shape[0]  // one output channel's weights: [input, k, k]
+        let phases = scale * scale
+        for channel in 0..<3 {
+            // Output channel channel·r² + phase lands at phase (i, j) of the block of colour `channel` (PixelShuffle).
+            let first = channel * phases * kernel
+            let shared = weight.scalars[first..<first + kernel].map { 0.1 * $0 }
+            for phase in 0..<phases { weight.scalars.replaceSubrange(first + phase * kernel..<first + (phase + 1) * kernel, with: shared) }
+        }
+        parameters["shuffle.weight"] = weight
         parameters["shuffle.bias"]!.scalars = parameters["shuffle.bias"]!.scalars.map { _ in 0 }
         try self.init(architecture: architecture, scale: scale, parameters: parameters)
     }
