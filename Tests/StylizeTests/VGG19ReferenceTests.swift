@@ -117,11 +117,17 @@ final class VGG19ReferenceTests: XCTestCase {
         MeasuredKernels.keep(in: file)
         try checkObjective(algorithm: .auto)
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: [String: Double]]
-        // Keyed by the CPU that measured them (another test may have left a foreign entry in the process's file).
-        // Whole networks' timings (other tests') are kept in the same file.
-        let here = saved.filter { $0.key.hasSuffix(" \(Precision.cpuModel)") && !$0.key.hasPrefix("network ") }
-        XCTAssertGreaterThanOrEqual(here.count, 8, "one entry per convolution shape")
-        XCTAssertTrue(here.values.allSatisfy { $0["direct"]! > 0 && $0["winograd"] != nil }, "\(saved)")
+        // Every convolution shape of this objective's network (all three images are 64x48), measured both ways and
+        // keyed by the CPU that measured it. The process's other tests leave entries of their own in the same file.
+        let depth = VGG19.reluLayers.firstIndex(of: ObjectiveSettings().deepestLayer)!
+        let shapes = Set(VGG19.plan(height: 48, width: 64, depth: depth).map { layer, h, w in
+            "[1, \(layer.inputChannels), \(h), \(w)] \(layer.weightShape) s1 p1"
+        })
+        let here = saved.filter { entry in
+            entry.key.hasSuffix(" \(Precision.cpuModel)") && shapes.contains { entry.key.hasPrefix($0 + " ") }
+        }
+        XCTAssertEqual(here.count, shapes.count, "one entry per convolution shape: \(saved.keys.sorted())")
+        XCTAssertTrue(here.values.allSatisfy { $0["direct"]! > 0 && $0["winograd"] != nil }, "\(here)")
     }
 
     /// bf16 convolutions (about 3 significant digits per value, float32 sums): the objective within 2% of PyTorch's

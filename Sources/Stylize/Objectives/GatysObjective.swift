@@ -30,7 +30,7 @@ public final class GatysObjective {
     public let height: Int
     public let width: Int
     private let network: VGG19Features
-    private let contentLosses: [String: ContentLoss]
+    private var contentLosses: [String: ContentLoss] = [:]
     private let styleLosses: [String: [StyleLoss]]
     private let totalVariation: TotalVariation
 
@@ -44,7 +44,9 @@ public final class GatysObjective {
     /// Several styles. Those without a mask are blended as jcjohnson/neural-style does, into one target Gram
     /// matrix Σ wᵢAᵢ / Σ wᵢ weighted by Σ wᵢ: the same gradient as the sum of their weighted losses, for one
     /// Gram matrix of the output instead of one each. Each masked style is a term of its own over its region.
-    public init(vgg: VGG19, content: Tensor, styles: [StyleTarget], settings: ObjectiveSettings) throws {
+    ///   - sharedBackwardWeights: as `VGG19Features`'; training passes false.
+    public init(vgg: VGG19, content: Tensor, styles: [StyleTarget], settings: ObjectiveSettings,
+                sharedBackwardWeights: Bool = true) throws {
         try settings.validate()
         self.settings = settings
         (height, width) = (content.shape[1], content.shape[2])
@@ -61,14 +63,7 @@ public final class GatysObjective {
         }
         network = try VGG19Features(vgg, height: height, width: width, deepest: settings.deepestLayer,
                                     pooling: settings.pooling, algorithm: settings.algorithm,
-                                    precision: settings.precision)
-        // The content targets in the order the feature maps give their bands.
-        var targets: [String: Tensor] = [:]
-        try network.forward(content, visiting: Set(settings.contentLayers.map(\.name))) { targets[$0] = try $1.positionMajor() }
-        var contentLosses: [String: ContentLoss] = [:]
-        for layer in settings.contentLayers {
-            contentLosses[layer.name] = ContentLoss(target: targets[layer.name]!, weight: settings.contentWeight * layer.weight)
-        }
+                                    precision: settings.precision, sharedBackwardWeights: sharedBackwardWeights)
         let unmasked = styles.filter { $0.mask == nil && $0.weight > 0 }
         let masked = styles.filter { $0.mask != nil && $0.weight > 0 }
         let unmaskedWeight = unmasked.reduce(Float(0)) { $0 + $1.weight }
@@ -93,9 +88,20 @@ public final class GatysObjective {
             }
             styleLosses[layer.name] = losses
         }
-        self.contentLosses = contentLosses
         self.styleLosses = styleLosses
         totalVariation = TotalVariation(weight: settings.tvWeight)
+        try setContent(content)
+    }
+
+    /// Makes `content` (preprocessed, [3, H, W] at the objective's size) the photo whose features the content loss
+    /// compares with: a feed-forward network's training takes each crop as its own content.
+    public func setContent(_ content: Tensor) throws {
+        // The content targets in the order the feature maps give their bands.
+        var targets: [String: Tensor] = [:]
+        try network.forward(content, visiting: Set(settings.contentLayers.map(\.name))) { targets[$0] = try $1.positionMajor() }
+        for layer in settings.contentLayers {
+            contentLosses[layer.name] = ContentLoss(target: targets[layer.name]!, weight: settings.contentWeight * layer.weight)
+        }
     }
 
     /// The style image's Gram matrices at the style layers (the style image, preprocessed, may have any size).

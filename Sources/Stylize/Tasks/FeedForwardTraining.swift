@@ -20,33 +20,28 @@ extension Training where Loss == StyleNetworkLoss {
 }
 
 /// The perceptual loss of a transformer network's outputs on a batch of photo crops, and its gradient for every
-/// parameter: VGG19 features of the output against those of the photo (content) and of the style image (Gram
-/// matrices), plus total variation.
+/// parameter: `transfer`'s objective (`GatysObjective`) of each output, with the crop itself as the content photo.
 public final class StyleNetworkLoss: TrainingLoss {
     private let settings: TrainingSettings
     private let compiled: CompiledTransformerNet
-    private let vgg: VGG19Features
+    private let objective: GatysObjective
     private let photos: PhotoCrops
-    private let styleLosses: [String: StyleLoss]
-    private let totalVariation: TotalVariation
 
     init(settings: TrainingSettings, network: TransformerNet, vgg: VGG19, style: Tensor, photos: PhotoCrops,
          precision: Precision) throws {
         self.settings = settings
         self.photos = photos
-        let objective = settings.objective
         compiled = try CompiledTransformerNet(network, height: settings.size, width: settings.size,
                                               precision: precision, training: true)
+        var objective = settings.objective
         // Direct convolutions: the training loop has always run them, and Winograd's 1e-4 would change its numbers.
-        self.vgg = try VGG19Features(vgg, height: settings.size, width: settings.size, deepest: objective.deepestLayer,
-                                     pooling: objective.pooling, algorithm: .direct, precision: precision)
+        objective.algorithm = .direct
+        objective.precision = precision
         let grams = try GatysObjective.styleTargets(vgg: vgg, style: VGG19.preprocess(style), settings: objective)
-        var styleLosses: [String: StyleLoss] = [:]
-        for layer in objective.styleLayers {
-            styleLosses[layer.name] = StyleLoss(target: grams[layer.name]!, weight: objective.styleWeight * layer.weight)
-        }
-        self.styleLosses = styleLosses
-        totalVariation = TotalVariation(weight: objective.tvWeight)
+        // Every step sets each crop as the content; a grey image stands in until the first.
+        let grey = Tensor(shape: [3, settings.size, settings.size], scalars: .init(repeating: 0, count: 3 * settings.size * settings.size))
+        self.objective = try GatysObjective(vgg: vgg, content: grey, styles: [StyleTarget(grams: grams)], settings: objective,
+                                            sharedBackwardWeights: false)
     }
 
     /// The loss terms averaged over the batch; the gradients summed over it, with 1/batch as their scale.
@@ -66,33 +61,16 @@ public final class StyleNetworkLoss: TrainingLoss {
 
     /// The perceptual loss of the network's output for one photo and its gradient for every parameter.
     private func lossAndGradients(_ photo: Tensor) throws -> (ObjectiveTerms, [String: Tensor]) {
-        let objective = settings.objective
-        let contentLayers = Set(objective.contentLayers.map(\.name))
-        let targets = try vgg.forward(VGG19.preprocess(photo), returning: contentLayers)
+        try objective.setContent(VGG19.preprocess(photo))
         let output = compiled.forward(photo)
-        let features = try vgg.forward(VGG19.preprocess(output), returning: contentLayers.union(styleLosses.keys))
-        var terms = ObjectiveTerms()
-        var featureGradients: [String: Tensor] = [:]
-        for layer in objective.contentLayers {
-            let (loss, gradient) = ContentLoss(target: targets[layer.name]!, weight: objective.contentWeight * layer.weight)(features[layer.name]!)
-            terms.content += loss
-            featureGradients[layer.name] = gradient
-        }
-        for (name, styleLoss) in styleLosses {
-            let (loss, gradient) = styleLoss(features[name]!)
-            terms.style += loss
-            featureGradients[name] = featureGradients[name].map { Tensor(shape: gradient.shape, scalars: zip($0.scalars, gradient.scalars).map(+)) } ?? gradient
-        }
-        var outputGradient = VGG19.gradientToRGB(try vgg.backward(featureGradients))
-        let (tv, tvGradient) = totalVariation(output)
-        terms.tv = tv
-        for i in 0..<outputGradient.count { outputGradient.scalars[i] += tvGradient.scalars[i] }
-        return (terms, try compiled.backward(outputGradient))
+        // Total variation is the same on the preprocessed image (a shift and a reordering of the channels).
+        let (terms, gradient) = try objective.evaluate(VGG19.preprocess(output))
+        return (terms, try compiled.backward(VGG19.gradientToRGB(gradient)))
     }
 
     public func setParameters(_ network: TransformerNet) throws { try compiled.setParameters(network) }
 
-    public var precision: String { Precision.label(network: compiled.precision, vgg: vgg.precision) }
+    public var precision: String { Precision.label(network: compiled.precision, vgg: objective.precision) }
 }
 
 extension ObjectiveTerms: TrainingTerms {

@@ -67,7 +67,7 @@ public final class UpscalerLoss: TrainingLoss {
         if settings.featureWeight > 0 {
             guard let vgg else { throw InvalidInput("the perceptual loss needs the VGG19 weights") }
             self.vgg = try VGG19Features(vgg, height: settings.patch, width: settings.patch, deepest: settings.featureLayer,
-                                         pooling: settings.pooling, precision: precision)
+                                         pooling: settings.pooling, precision: precision, sharedBackwardWeights: false)
         } else {
             self.vgg = nil
         }
