@@ -23,7 +23,7 @@ struct ModelsCommand: ParsableCommand {
             }
             list(upscalers) { url in
                 let model = try UpscalerModel(contentsOf: url)
-                return "upscaler x\(model.network.scale), \(model.network.architecture), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px"
+                return "upscaler \(model.network.description), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px"
             }
         }
     }

@@ -32,6 +32,9 @@ struct TrainUpscalerCommand: ParsableCommand {
     @Option(help: "espcn or residual (default: espcn for the pixel loss, residual for the perceptual loss).")
     var architecture: UpscalerNet.Architecture?
 
+    @Option(help: "Residual blocks of the residual architecture (EDSR's baseline has 16): deeper is sharper and slower.")
+    var blocks = UpscalerNet.defaultBlocks
+
     @Option(help: "Optimiser steps.")
     var steps = UpscalerTrainingSettings().steps
 
@@ -75,6 +78,7 @@ struct TrainUpscalerCommand: ParsableCommand {
     func settings() throws -> UpscalerTrainingSettings {
         var settings = UpscalerTrainingSettings(scale: scale, loss: loss)
         if let architecture { settings.architecture = architecture }
+        settings.blocks = blocks
         settings.steps = steps
         settings.patch = patch
         if let batch { settings.batch = batch }

@@ -161,7 +161,7 @@ final class PrecisionTests: XCTestCase, RandomTensors {
         let cases: [(String, [ConvolutionSpec], [String: Tensor], [Int])] = [
             ("transformer", TransformerNet.layers(channels: transformer.channels), transformer.parameters, [1, 3, 32, 24]),
             ("upscaler", upscaler.layers, upscalerParameters, [2, 3, 12, 10]),
-            ("espcn", UpscalerNet.layers(.espcn, scale: 3), espcnParameters, [1, 3, 9, 11]),
+            ("espcn", UpscalerNet.layers(.espcn, scale: 3, blocks: UpscalerNet.defaultBlocks), espcnParameters, [1, 3, 9, 11]),
         ]
         for (name, layers, parameters, shape) in cases {
             let input = randomTensor(shape, scale: name == "transformer" ? 127 : 0.5)

@@ -219,6 +219,41 @@ final class UpscalerTests: XCTestCase {
         XCTAssertThrowsError(try UpscalerNet(architecture: .espcn, scale: 2, parameters: [:]))
     }
 
+    /// The residual network's depth is a setting: a model file says how many blocks it has, and a file from before
+    /// the setting (no "blocks" in its metadata) loads with the 6 they all had.
+    func testTheResidualNetworksDepthTravelsWithTheModel() throws {
+        var settings = settings()
+        settings.architecture = .residual
+        settings.blocks = 2
+        settings.steps = 1
+        let training = try UpscalerTraining(settings: settings, photos: try photos(patch: settings.patch), vgg: nil)
+        _ = try training.trainStep()
+        XCTAssertEqual(training.network.parameters.keys.filter { $0.hasSuffix(".conv1.weight") }.count, 2)
+        let file = directory.appendingPathComponent("deep.safetensors")
+        try training.model.write(to: file)
+        let loaded = try UpscalerModel(contentsOf: file)
+        XCTAssertEqual(loaded.network.blocks, 2)
+        XCTAssertEqual(loaded.network.parameters, training.network.parameters)
+        XCTAssertEqual(loaded.settings, settings)
+
+        let six = try UpscalerNet(architecture: .residual, scale: 2, blocks: UpscalerNet.defaultBlocks, seed: 1)
+        var sixSettings = settings
+        sixSettings.blocks = UpscalerNet.defaultBlocks
+        var old = UpscalerModel(network: six, settings: sixSettings, steps: 0).file
+        old.metadata["blocks"] = nil
+        let oldFile = directory.appendingPathComponent("old.safetensors")
+        try old.write(to: oldFile)
+        XCTAssertEqual(try UpscalerModel(contentsOf: oldFile).network.blocks, UpscalerNet.defaultBlocks)
+
+        settings.blocks = 0
+        XCTAssertThrowsError(try settings.validate())
+        settings = self.settings()
+        settings.blocks = 16
+        XCTAssertThrowsError(try settings.validate(), "ESPCN has no residual blocks to set")
+        XCTAssertThrowsError(try UpscalerTraining(settings: self.settings(), photos: try photos(patch: 32), vgg: nil,
+                                                  start: training.network)) { XCTAssert("\($0)".contains("2 blocks"), "\($0)") }
+    }
+
     func testSettingsMissingFromOlderModelFilesTakeTheirDefaults() throws {
         let old = try UpscalerTrainingSettings.fromJSON(#"{"scale":2,"loss":"pixel","steps":3000}"#)
         var expected = UpscalerTrainingSettings(scale: 2, loss: .pixel)

@@ -128,11 +128,8 @@ public enum ImageQuality {
         precondition(
             a.width == b.width && a.height == b.height,
             "images of \(a.width)x\(a.height) and \(b.width)x\(b.height) cannot be compared")
-        precondition(border >= 0, "border \(border) is negative")
-        precondition(
-            a.width - 2 * border >= minimumSide && a.height - 2 * border >= minimumSide,
-            "a \(a.width)x\(a.height) image less a border of \(border) is smaller than \(minimumSide)x\(minimumSide)")
-        return (a.clamped().lumaBT601(cropping: border), b.clamped().lumaBT601(cropping: border))
+        return (croppedLuma(a, border: border, minimumSide: minimumSide).luma,
+                croppedLuma(b, border: border, minimumSide: minimumSide).luma)
     }
 
     /// The 1-D factor of the SSIM window, as scipy's `gaussian_filter` builds it for sigma 1.5 and

@@ -11,9 +11,9 @@ public struct UpscalerNet: Sendable {
         /// Shi et al.'s three hidden layers, as pytorch/examples' super_resolution builds them (5x5 64, 3x3 64,
         /// 3x3 32, all with ReLU), on RGB: fast enough for 2048x2048 outputs in about a second.
         case espcn
-        /// A deeper network for the perceptual loss: a 3x3 64 convolution, residual blocks of two 3x3 64
-        /// convolutions without normalisation (Lim et al.'s EDSR: batch or instance normalisation removes the
-        /// contrast an upscaler must keep), and the sub-pixel convolution.
+        /// A deeper network: a 3x3 64 convolution, `blocks` residual blocks of two 3x3 64 convolutions without
+        /// normalisation (Lim et al.'s EDSR: batch or instance normalisation removes the contrast an upscaler must
+        /// keep; their baseline has 16 blocks), and the sub-pixel convolution.
         case residual
 
         /// The value of the model file's "architecture" field.
@@ -21,19 +21,33 @@ public struct UpscalerNet: Sendable {
     }
 
     public static let scales = 2...4
-    public static let residualBlocks = 6
+    /// Residual blocks of the residual architecture when a model file does not say (files from before the number
+    /// was a setting all had 6).
+    public static let defaultBlocks = 6
+    public static let blockRange = 1...32
 
     public let architecture: Architecture
     public let scale: Int
+    /// The residual architecture's residual blocks (ESPCN has none and ignores it).
+    public let blocks: Int
     /// "conv1.weight" [64, 3, 5, 5], ... "shuffle.bias" [3·r²]: each convolution's weight and bias.
     public private(set) var parameters: [String: Tensor]
 
-    public init(architecture: Architecture, scale: Int, parameters: [String: Tensor]) throws {
-        guard Self.scales.contains(scale) else { throw InvalidInput("scale", "must be 2, 3 or 4, not \(scale)") }
+    /// - Parameter blocks: the residual architecture's residual blocks; ESPCN has none and ignores it.
+    public init(architecture: Architecture, scale: Int, blocks: Int = defaultBlocks, parameters: [String: Tensor]) throws {
+        try Self.check(scale: scale, blocks: blocks)
         self.architecture = architecture
         self.scale = scale
-        try Self.layers(architecture, scale: scale).check(parameters, network: "\(architecture) x\(scale) upscaler")
+        self.blocks = blocks
+        try Self.layers(architecture, scale: scale, blocks: blocks).check(parameters, network: "\(architecture) x\(scale) upscaler")
         self.parameters = parameters
+    }
+
+    private static func check(scale: Int, blocks: Int) throws {
+        guard scales.contains(scale) else { throw InvalidInput("scale", "must be 2, 3 or 4, not \(scale)") }
+        guard blockRange.contains(blocks) else {
+            throw InvalidInput("blocks", "must be between \(blockRange.lowerBound) and \(blockRange.upperBound), not \(blocks)")
+        }
     }
 
     /// A fresh network, initialised as PyTorch does, except the sub-pixel convolution: its weights scaled down 10x
@@ -41,8 +55,9 @@ public struct UpscalerNet: Sendable {
     /// et al. 2017, "Checkerboard artifact free sub-pixel convolution"): the r² output channels that the shuffle
     /// spreads over one r x r block start with the same kernel, so that all phases of the grid start equal and
     /// training does not begin from a pattern that repeats every r pixels.
-    public init(architecture: Architecture, scale: Int, seed: UInt64) throws {
-        var parameters = Self.layers(architecture, scale: scale).initialParameters(seed: seed)
+    public init(architecture: Architecture, scale: Int, blocks: Int = defaultBlocks, seed: UInt64) throws {
+        try Self.check(scale: scale, blocks: blocks)
+        var parameters = Self.layers(architecture, scale: scale, blocks: blocks).initialParameters(seed: seed)
         var weight = parameters["shuffle.weight"]!
         let kernel = weight.count / weight.shape[0]  // one output channel's weights: [input, k, k]
         let phases = scale * scale
@@ -54,15 +69,22 @@ public struct UpscalerNet: Sendable {
         }
         parameters["shuffle.weight"] = weight
         parameters["shuffle.bias"]!.scalars = parameters["shuffle.bias"]!.scalars.map { _ in 0 }
-        try self.init(architecture: architecture, scale: scale, parameters: parameters)
+        try self.init(architecture: architecture, scale: scale, blocks: blocks, parameters: parameters)
     }
 
+    /// "espcn x4", "residual x4 (16 blocks)": the network in a message.
+    public static func describe(_ architecture: Architecture, scale: Int, blocks: Int) -> String {
+        architecture == .residual ? "residual x\(scale) (\(blocks) blocks)" : "\(architecture) x\(scale)"
+    }
+
+    public var description: String { Self.describe(architecture, scale: scale, blocks: blocks) }
+
     public mutating func update(_ parameters: [String: Tensor]) throws {
-        self = try UpscalerNet(architecture: architecture, scale: scale, parameters: parameters)
+        self = try UpscalerNet(architecture: architecture, scale: scale, blocks: blocks, parameters: parameters)
     }
 
     /// The network's convolutions in order, all at the input's resolution.
-    static func layers(_ architecture: Architecture, scale: Int) -> [ConvolutionSpec] {
+    static func layers(_ architecture: Architecture, scale: Int, blocks: Int) -> [ConvolutionSpec] {
         let shuffle = ConvolutionSpec(name: "shuffle", input: architecture == .espcn ? 32 : 64, output: 3 * scale * scale,
                                       kernel: 3, normalization: nil, relu: false)
         switch architecture {
@@ -75,7 +97,7 @@ public struct UpscalerNet: Sendable {
             ]
         case .residual:
             var layers = [ConvolutionSpec(name: "head", input: 3, output: 64, kernel: 3, normalization: nil)]
-            for block in 1...residualBlocks {
+            for block in 1...blocks {
                 layers.append(ConvolutionSpec(name: "res\(block).conv1", input: 64, output: 64, kernel: 3,
                                               normalization: nil, residual: block))
                 layers.append(ConvolutionSpec(name: "res\(block).conv2", input: 64, output: 64, kernel: 3,

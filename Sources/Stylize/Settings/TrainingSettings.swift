@@ -78,6 +78,8 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
     public var scale = 4
     public var loss = Loss.pixel
     public var architecture = UpscalerNet.Architecture.espcn
+    /// The residual architecture's residual blocks (ESPCN ignores it).
+    public var blocks = UpscalerNet.defaultBlocks
     public var steps = 3000
     /// Patches per step.
     public var batch = 16
@@ -123,6 +125,7 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
         scale = try container.decode(.scale, or: defaults.scale)
         loss = try container.decode(.loss, or: defaults.loss)
         architecture = try container.decode(.architecture, or: defaults.architecture)
+        blocks = try container.decode(.blocks, or: defaults.blocks)
         steps = try container.decode(.steps, or: defaults.steps)
         batch = try container.decode(.batch, or: defaults.batch)
         patch = try container.decode(.patch, or: defaults.patch)
@@ -138,6 +141,8 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
 
     public func validate() throws {
         try Check.that(UpscalerNet.scales.contains(scale), "scale", "must be 2, 3 or 4, not \(scale)")
+        try Check.range(blocks, UpscalerNet.blockRange, "blocks")
+        try Check.that(architecture == .residual || blocks == UpscalerNet.defaultBlocks, "blocks", "needs the residual architecture")
         try Check.range(steps, 1...Limits.largestCount, "steps")
         try Check.range(batch, 1...Limits.largestBatch, "batch")
         try Check.range(patch, 1...2048, "patch")

@@ -13,7 +13,7 @@ public final class Upscaler {
     public init(network: UpscalerNet, tile: Int? = nil, precision: Precision = .auto) {
         self.network = network
         self.precision = precision
-        self.tile = tile ?? network.architecture.defaultTile
+        self.tile = tile ?? network.defaultTile
         precondition(self.tile > 0, "the tile side must be positive")
     }
 
@@ -104,11 +104,13 @@ extension UpscalerNet {
     /// How far a pixel's influence reaches: the sum of the convolutions' half-widths.
     public var receptiveRadius: Int { layers.map { $0.kernel / 2 }.reduce(0, +) }
 
-    var layers: [ConvolutionSpec] { Self.layers(architecture, scale: scale) }
-}
+    var layers: [ConvolutionSpec] { Self.layers(architecture, scale: scale, blocks: blocks) }
 
-extension UpscalerNet.Architecture {
     /// Tile side (input pixels) that keeps the activations to about 100 MB (ESPCN keeps 4 buffers of 64 channels,
-    /// the residual network 19) while costing little in margins.
-    var defaultTile: Int { self == .espcn ? 512 : 192 }
+    /// the residual network 2 per block and 7 more: 19 with 6 blocks) while costing little in margins.
+    var defaultTile: Int {
+        guard architecture == .residual else { return 512 }
+        let side = 192 * (19 / Double(2 * blocks + 7)).squareRoot()
+        return max(64, Int(side) / 16 * 16)
+    }
 }

@@ -36,9 +36,12 @@ extension Training where Loss == UpscalerLoss {
     public convenience init(settings: UpscalerTrainingSettings, photos: PhotoCrops, vgg: VGG19?, checkpoint: UpscalerCheckpoint? = nil,
                             start: UpscalerNet? = nil, precision: Precision = .auto) throws {
         try self.init(settings: settings, checkpoint: checkpoint, fresh: {
-            guard let start else { return try UpscalerNet(architecture: settings.architecture, scale: settings.scale, seed: settings.seed) }
-            guard start.architecture == settings.architecture, start.scale == settings.scale else {
-                throw InvalidInput("startFrom", "is a \(start.architecture) x\(start.scale) upscaler, not \(settings.architecture) x\(settings.scale)")
+            guard let start else {
+                return try UpscalerNet(architecture: settings.architecture, scale: settings.scale, blocks: settings.blocks, seed: settings.seed)
+            }
+            guard start.architecture == settings.architecture, start.scale == settings.scale,
+                  settings.architecture == .espcn || start.blocks == settings.blocks else {
+                throw InvalidInput("startFrom", "is a \(start.description) upscaler, not \(UpscalerNet.describe(settings.architecture, scale: settings.scale, blocks: settings.blocks))")
             }
             return start
         }) { network in

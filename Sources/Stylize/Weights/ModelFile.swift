@@ -134,13 +134,20 @@ extension UpscalerNet: TrainableNetwork {
     public static let checkpointFormat = "stylize-upscaler-checkpoint"
     public static let kind = "upscaler model"
 
-    public var metadata: [String: String] { ["architecture": architecture.fileName, "scale": "\(scale)"] }
+    public var metadata: [String: String] {
+        var metadata = ["architecture": architecture.fileName, "scale": "\(scale)"]
+        if architecture == .residual { metadata["blocks"] = "\(blocks)" }
+        return metadata
+    }
 
     public init(metadata: [String: String], parameters: [String: Tensor]) throws {
         guard let architecture = Architecture.allCases.first(where: { $0.fileName == metadata["architecture"] }) else {
             throw InvalidInput("its architecture '\(metadata["architecture"] ?? "none")' is not one of \(Architecture.allCases.map(\.fileName))")
         }
         guard let scale = metadata["scale"].flatMap(Int.init) else { throw InvalidInput("its metadata lacks the scale") }
-        try self.init(architecture: architecture, scale: scale, parameters: parameters)
+        guard let blocks = metadata["blocks"].map({ Int($0) }) ?? Self.defaultBlocks else {
+            throw InvalidInput("its metadata's blocks '\(metadata["blocks"]!)' is not a number")
+        }
+        try self.init(architecture: architecture, scale: scale, blocks: blocks, parameters: parameters)
     }
 }
