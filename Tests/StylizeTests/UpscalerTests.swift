@@ -272,7 +272,7 @@ final class UpscalerTests: XCTestCase {
         XCTAssertEqual(tuned.network.parameters, trained.network.parameters)
         let other = try UpscalerNet(architecture: .residual, scale: 2, seed: 1)
         XCTAssertThrowsError(try UpscalerTraining(settings: settings, photos: try photos(patch: settings.patch), vgg: nil,
-                                                  start: other)) { XCTAssert("\($0)".contains("residual x2"), "\($0)") }
+                                                  start: other)) { XCTAssert("\($0)".contains("x2 residual"), "\($0)") }
     }
 }
 

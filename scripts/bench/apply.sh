@@ -30,9 +30,12 @@ im.resize((size, size), Image.LANCZOS).save(out)
 PY
 # The same image REPEATS + 1 times in one process: the first run also compiles oneDNN's kernels (and, for auto,
 # times both formats the first time this size is seen); then one whole process, with the timings remembered.
-inputs=(); for _ in $(seq 0 "$repeats"); do inputs+=("$work/photo.png"); done
+# (One link per run: `apply` refuses two inputs that would write the same output.)
+mkdir "$work/in"
+inputs=(); for i in $(seq 0 "$repeats"); do ln -s "$work/photo.png" "$work/in/photo-$i.png"; inputs+=("$work/in/photo-$i.png"); done
 for precision in $precisions; do
-  "$stylize" apply "$model" "${inputs[@]}" --output-dir "$work" --threads "$threads" --precision "$precision" 2>"$work/times-$precision.txt"
+  rm -rf "$work/out"; mkdir "$work/out"
+  "$stylize" apply "$model" "${inputs[@]}" --output-dir "$work/out" --threads "$threads" --precision "$precision" 2>"$work/times-$precision.txt"
   start=$(date +%s.%N)
   "$stylize" apply "$model" "$work/photo.png" -o "$work/once.png" --threads "$threads" --precision "$precision" --quiet
   echo "$(date +%s.%N) - $start" | bc > "$work/wall-$precision.txt"

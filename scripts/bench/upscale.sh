@@ -15,7 +15,9 @@ from PIL import Image
 size, out = int(sys.argv[1]), sys.argv[2]
 Image.open("examples/cincinnati-bridge.jpg").convert("RGB").resize((size, size), Image.LANCZOS).save(out)
 PY
-inputs=(); for _ in $(seq 0 "$repeats"); do inputs+=("$work/photo.png"); done
+# (One link per run: `upscale` refuses two inputs that would write the same output.)
+mkdir "$work/in"
+inputs=(); for i in $(seq 0 "$repeats"); do ln -s "$work/photo.png" "$work/in/photo-$i.png"; inputs+=("$work/in/photo-$i.png"); done
 start=$(date +%s.%N)
 "$stylize" upscale "$work/photo.png" --model "$model" -o "$work/once.png" --threads "$threads" --quiet
 wall=$(echo "$(date +%s.%N) - $start" | bc)

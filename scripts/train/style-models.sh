@@ -8,7 +8,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 photos=${1:-/tmp/photos}; shift || true
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=(starry-night great-wave kandinsky-composition-viii)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(starry-night great-wave kandinsky-composition-viii street-in-auvers graffiti)
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
 stylize=$(build_product stylize)
 mkdir -p models/training

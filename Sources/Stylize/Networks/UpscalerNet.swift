@@ -72,9 +72,9 @@ public struct UpscalerNet: Sendable {
         try self.init(architecture: architecture, scale: scale, blocks: blocks, parameters: parameters)
     }
 
-    /// "espcn x4", "residual x4 (16 blocks)": the network in a message.
+    /// "x4 espcn", "x4 residual (16 blocks)": the network in a message or a listing.
     public static func describe(_ architecture: Architecture, scale: Int, blocks: Int) -> String {
-        architecture == .residual ? "residual x\(scale) (\(blocks) blocks)" : "\(architecture) x\(scale)"
+        architecture == .residual ? "x\(scale) residual (\(blocks) blocks)" : "x\(scale) \(architecture)"
     }
 
     public var description: String { Self.describe(architecture, scale: scale, blocks: blocks) }

@@ -9,7 +9,10 @@ public final class FeedForwardStylizer {
     /// The network compiled for the last padded size; a folder of same-sized photos compiles it once.
     private var compiled: CompiledTransformerNet?
 
-    public static let defaultMargin = 16
+    /// Wide enough to keep the frame out: a width-1 network trained for 6,000 steps (starry-night) changes the
+    /// pixels along the cropped edge 3 to 5 times more than those inside with 16 px of margin, about 1.8 times with
+    /// 32, and no more than inside with 48 (measured against a 128 px margin on the two example photos at 512 px).
+    public static let defaultMargin = 48
     /// Images (with their margins) with more pixels than this are refused.
     public let maxPixels: Int
 
