@@ -26,7 +26,7 @@ final class TransformerNetTests: XCTestCase, RandomTensors {
     /// parameter is checked against PyTorch's autograd instead (`TransformerNetTorchTests`).
     func testLastLayerGradientsMatchFiniteDifferences() throws {
         var net = try TransformerNet(width: 0.125, seed: 3)
-        let compiled = try CompiledTransformerNet(net, height: 8, width: 12)
+        let compiled = try CompiledTransformerNet(net, height: 8, width: 12, training: true)
         let image = randomTensor([3, 8, 12]).scalars.map { $0 + 1 }
         let x = Tensor(shape: [3, 8, 12], scalars: image)
         let y = compiled.forward(x)
@@ -76,7 +76,7 @@ final class TransformerNetTorchTests: XCTestCase {
         }
         let input = try XCTUnwrap(fixture.tensors["input"])
         let network = try TransformerNet(width: width, parameters: parameters)
-        let compiled = try CompiledTransformerNet(network, height: input.shape[1], width: input.shape[2])
+        let compiled = try CompiledTransformerNet(network, height: input.shape[1], width: input.shape[2], training: true)
         let output = compiled.forward(input)
         assertClose(output, try XCTUnwrap(fixture.tensors["output"]), relative: 1e-4, "output")
         let gradients = try compiled.backward(try XCTUnwrap(fixture.tensors["output_gradient"]))

@@ -13,15 +13,17 @@ final class InstanceNormalization {
     private let forwardPrimitive: Primitive
     private let scale: Memory
     private let shift: Memory
-    /// The statistics and ReLU mask of the last forward pass, which the backward pass reuses.
-    private let mean: Memory
-    private let variance: Memory
+    /// The statistics and ReLU mask of the last forward pass, which the backward pass reuses; nil for a layer made
+    /// for forward passes only, which keeps neither.
+    private let mean: Memory?
+    private let variance: Memory?
     private let workspace: Memory?
 
     /// - Parameters:
     ///   - layout: the layout of the input (the convolution before it chose it); the output has the same.
+    ///   - training: false for a layer that only runs forward (oneDNN's inference kind, which keeps no statistics).
     ///   - epsilon: added to the variance, as PyTorch's InstanceNorm2d does (1e-5).
-    init(shape: [Int], layout: MemoryDescriptor, fusedReLU: Bool, epsilon: Float = 1e-5) throws {
+    init(shape: [Int], layout: MemoryDescriptor, fusedReLU: Bool, training: Bool = true, epsilon: Float = 1e-5) throws {
         precondition(shape.count == 4 && shape[0] == 1, "instance normalisation runs on one image [1, C, H, W], not \(shape)")
         self.shape = shape
         self.layout = layout
@@ -30,16 +32,17 @@ final class InstanceNormalization {
         flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue | (fusedReLU ? dnnl_fuse_norm_relu.rawValue : 0)
         var data = layout
         var desc = dnnl_batch_normalization_desc_t()
-        try check(dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &data, epsilon, flags),
+        try check(dnnl_batch_normalization_forward_desc_init(&desc, training ? dnnl_forward_training : dnnl_forward_inference,
+                                                             &data, epsilon, flags),
                   "batch_normalization_forward_desc_init")
         forwardPrimitive = try Primitive(desc, name: "instance normalisation")
         let channels = MemoryDescriptor.plain([shape[1]])
         scale = try Memory(channels)
         shift = try Memory(channels)
-        mean = try Memory(forwardPrimitive.layout(dnnl_query_dst_md, 1))
-        variance = try Memory(forwardPrimitive.layout(dnnl_query_dst_md, 2))
+        mean = training ? try Memory(forwardPrimitive.layout(dnnl_query_dst_md, 1)) : nil
+        variance = training ? try Memory(forwardPrimitive.layout(dnnl_query_dst_md, 2)) : nil
         let workspaceLayout = forwardPrimitive.layout(dnnl_query_workspace_md)
-        workspace = workspaceLayout.ndims > 0 ? try Memory(workspaceLayout) : nil
+        workspace = training && workspaceLayout.ndims > 0 ? try Memory(workspaceLayout) : nil
         scale.fill(1)
         shift.fill(0)
     }
@@ -51,10 +54,12 @@ final class InstanceNormalization {
         self.shift.load(shift.scalars)
     }
 
-    /// dst = [relu](scale · (src − mean) / √(variance + ε) + shift), keeping mean and variance for `backward`.
+    /// dst = [relu](scale · (src − mean) / √(variance + ε) + shift), keeping mean and variance for `backward` when
+    /// training. `destination` may be `source` itself.
     func forward(_ source: Memory, into destination: Memory) {
         var arguments = [(STYLIZE_ARG_SRC, source), (DNNL_ARG_SCALE, scale), (DNNL_ARG_SHIFT, shift),
-                         (STYLIZE_ARG_DST, destination), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)]
+                         (STYLIZE_ARG_DST, destination)]
+        if let mean, let variance { arguments += [(DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance)] }
         if let workspace { arguments.append((STYLIZE_ARG_WORKSPACE, workspace)) }
         forwardPrimitive.execute(arguments)
     }
@@ -70,6 +75,7 @@ final class InstanceNormalization {
     /// The gradient with respect to the input of the last `forward` (whose input was `source`), and those with
     /// respect to the scale and the shift ([C] each). `inputGradient` may be `outputGradient` itself.
     func backward(source: Memory, outputGradient: Memory, into inputGradient: Memory) throws -> (scale: Tensor, shift: Tensor) {
+        guard let mean, let variance else { preconditionFailure("instance normalisation made for forward passes only") }
         let diffScale = try Memory(scale.descriptor), diffShift = try Memory(shift.descriptor)
         // oneDNN 2.6 refuses the call (invalid arguments) without the shift, though the gradient does not depend on it.
         var arguments = [(STYLIZE_ARG_SRC, source), (DNNL_ARG_MEAN, mean), (DNNL_ARG_VARIANCE, variance),

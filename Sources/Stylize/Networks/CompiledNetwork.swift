@@ -13,6 +13,7 @@ final class CompiledNetwork {
     /// The format the convolutions and the layers between them run in: fp32 or bf16. Input, output, gradients
     /// handed in and out and the parameters' gradients are float32 either way.
     let precision: Precision
+    let training: Bool
     private let stages: [Stage]
     private let parameterShapes: [String: [Int]]
     private let plainInput: Memory
@@ -25,9 +26,13 @@ final class CompiledNetwork {
     /// Each stage's input in the last forward pass, for the backward pass.
     private var stageInputs: [Memory] = []
 
-    init(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int], precision: Precision = .fp32) throws {
+    /// - Parameter training: false for a network that only runs forward (`apply`, `upscale`): it keeps fewer
+    ///   activations, and `backward` must not be called.
+    init(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int], precision: Precision = .fp32,
+         training: Bool = true) throws {
         self.inputShape = inputShape
         self.precision = precision
+        self.training = training
         var stages: [Stage] = []
         var shape = inputShape
         var layout: MemoryDescriptor? = nil
@@ -36,13 +41,13 @@ final class CompiledNetwork {
             if spec.residual != nil {
                 guard let first = pendingResidual else { pendingResidual = spec; continue }
                 let block = try ResidualBlock(first: first, second: spec, shape: shape, layout: layout!, parameters: parameters,
-                                              precision: precision)
+                                              precision: precision, training: training)
                 stages.append(.residual(block))
                 pendingResidual = nil
                 continue
             }
             let block = try ConvolutionBlock(spec, inputShape: shape, inputLayout: layout, parameters: parameters,
-                                             precision: precision)
+                                             precision: precision, training: training)
             stages.append(.convolution(block))
             (shape, layout) = (block.outputShape, block.outputLayout)
         }
@@ -67,7 +72,7 @@ final class CompiledNetwork {
     static func make(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int], precision: Precision,
                      training: Bool) throws -> CompiledNetwork {
         func build(_ precision: Precision) throws -> CompiledNetwork {
-            try CompiledNetwork(layers, parameters: parameters, inputShape: inputShape, precision: precision)
+            try CompiledNetwork(layers, parameters: parameters, inputShape: inputShape, precision: precision, training: training)
         }
         guard precision == .auto else { return try build(precision) }
         guard Precision.cpuHasNativeBF16 else { return try build(.fp32) }
@@ -131,6 +136,7 @@ final class CompiledNetwork {
     /// The gradient of a loss with respect to every parameter, given its gradient with respect to the output of the
     /// last `forward` (plain, `outputShape`). Over a batch (N > 1) the parameters' gradients are summed.
     func backward(_ gradient: [Float]) throws -> [String: Tensor] {
+        precondition(training, "backward through a network compiled for forward passes only")
         precondition(gradient.count == outputShape.reduce(1, *) && stageInputs.count == stages.count, "backward before forward")
         plainOutput.load(gradient)
         toOutputGradient(plainOutput, into: outputGradient)

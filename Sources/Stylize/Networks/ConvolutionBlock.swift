@@ -1,5 +1,6 @@
 /// One `ConvolutionSpec` compiled for one input shape: [2x upsampling] → convolution → [instance norm] [→ ReLU].
-/// It keeps the activations of its last forward pass, which its backward pass needs.
+/// Made for training, it keeps the activations of its last forward pass, which its backward pass needs; made for
+/// forward passes only, it normalises in place.
 final class ConvolutionBlock {
     let spec: ConvolutionSpec
     let inputShape: [Int]
@@ -22,15 +23,16 @@ final class ConvolutionBlock {
     /// - Parameters:
     ///   - inputLayout: the previous block's output layout, or nil to let oneDNN choose (the first block).
     ///   - precision: fp32 or bf16, for the convolution; the layers after it work in its output's format.
+    ///   - training: false when `backward` will never be called.
     init(_ spec: ConvolutionSpec, inputShape: [Int], inputLayout: MemoryDescriptor?, parameters: [String: Tensor],
-         precision: Precision = .fp32) throws {
+         precision: Precision = .fp32, training: Bool = true) throws {
         self.spec = spec
         self.inputShape = inputShape
         var convolutionInput = inputShape
         if spec.upsample, let inputLayout {
             let upsampling = try NearestUpsampling(inputShape: inputShape, sourceLayout: inputLayout)
             self.upsampling = upsampling
-            upsampled = try upsampling.makeOutput()
+            upsampled = try Memory(mapping: upsampling.destinationLayout)
             convolutionInput = upsampling.outputShape
         } else {
             precondition(!spec.upsample, "an upsampling block cannot come first")
@@ -41,13 +43,15 @@ final class ConvolutionBlock {
                                       bias: parameters["\(spec.name).bias"]!, stride: spec.stride,
                                       padding: spec.kernel / 2, fusedReLU: spec.relu && spec.normalization == nil,
                                       precision: precision, sourceLayout: upsampling?.destinationLayout ?? inputLayout)
-        convolved = try convolution.makeOutput()
+        // Each activation in a mapping of its own, with huge pages: at 1024x1024 they add up to about a gigabyte,
+        // and touching that in 4 KB pages for the first time cost `apply` half a second of page faults.
+        convolved = try Memory(mapping: convolution.destinationLayout)
         if let name = spec.normalization {
             let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolution.destinationLayout,
-                                                          fusedReLU: spec.relu)
+                                                          fusedReLU: spec.relu, training: training)
             normalization.setParameters(scale: parameters["\(name).weight"]!, shift: parameters["\(name).bias"]!)
             self.normalization = normalization
-            normalized = try Memory(convolution.destinationLayout)
+            normalized = training ? try Memory(mapping: convolution.destinationLayout) : convolved
         } else {
             normalization = nil
             normalized = nil
@@ -116,8 +120,8 @@ final class ConvolutionBlock {
         let dataLayout = try convolution.inputGradientLayout()
         let reordered = dataLayout.sameLayout(as: convolution.sourceLayout)
             ? nil : (try Reorder(from: dataLayout, to: convolution.sourceLayout), try Memory(convolution.sourceLayout))
-        let made = (try Memory(outputLayout), try Memory(dataLayout), reordered,
-                    try upsampling.map { try Memory($0.sourceLayout) })
+        let made = (try Memory(mapping: outputLayout), try Memory(mapping: dataLayout), reordered,
+                    try upsampling.map { try Memory(mapping: $0.sourceLayout) })
         gradients = made
         return made
     }

@@ -9,18 +9,18 @@ final class ResidualBlock {
     private var inputGradient: Memory?
 
     init(first: ConvolutionSpec, second: ConvolutionSpec, shape: [Int], layout: MemoryDescriptor,
-         parameters: [String: Tensor], precision: Precision = .fp32) throws {
+         parameters: [String: Tensor], precision: Precision = .fp32, training: Bool = true) throws {
         self.first = try ConvolutionBlock(first, inputShape: shape, inputLayout: layout, parameters: parameters,
-                                          precision: precision)
+                                          precision: precision, training: training)
         self.second = try ConvolutionBlock(second, inputShape: shape, inputLayout: self.first.outputLayout,
-                                           parameters: parameters, precision: precision)
+                                           parameters: parameters, precision: precision, training: training)
         // The addition needs both terms in one layout; oneDNN gives one for equal channel counts.
         guard second.output == shape[1], self.second.outputShape == shape, self.second.outputLayout.sameLayout(as: layout) else {
             throw EngineError(description: "residual block \(first.name): the branch's output layout differs from its input's")
         }
         self.layout = layout
         addition = try Addition(layout: layout)
-        output = try Memory(layout)
+        output = try Memory(mapping: layout)
     }
 
     func setParameters(_ parameters: [String: Tensor]) throws {
@@ -38,7 +38,7 @@ final class ResidualBlock {
         let middle = try second.backward(outputGradient, input: first.output, inputGradient: true,
                                          parameterGradients: &parameterGradients)!
         let branch = try first.backward(middle, input: input, inputGradient: true, parameterGradients: &parameterGradients)!
-        if inputGradient == nil { inputGradient = try Memory(layout) }
+        if inputGradient == nil { inputGradient = try Memory(mapping: layout) }
         addition(outputGradient, branch, into: inputGradient!)
         return inputGradient!
     }
