@@ -57,6 +57,33 @@ final class TransformerNetTests: XCTestCase, RandomTensors {
         try net.update(net.parameters)
     }
 
+    /// A network compiled for forward passes only keeps its activations in three shared slots and normalises in
+    /// place; it must compute what the training network computes (a buffer read after another layer overwrote it
+    /// would show), for the transformer and for the residual upscaler, in both formats, twice in a row.
+    func testForwardOnlyNetworksAgreeWithTrainingOnes() throws {
+        let transformer = try TransformerNet(width: 0.25, seed: 5)
+        let upscaler = try UpscalerNet(architecture: .residual, scale: 2, blocks: 3, seed: 6)
+        let cases: [(String, [ConvolutionSpec], [String: Tensor], [Int])] = [
+            ("transformer", TransformerNet.layers(channels: transformer.channels), transformer.parameters, [1, 3, 36, 28]),
+            ("upscaler", upscaler.layers, upscaler.parameters, [1, 3, 19, 23]),
+        ]
+        for (name, layers, parameters, shape) in cases {
+            for precision in [Precision.fp32, .bf16] where precision == .fp32 || Precision.cpuHasNativeBF16 {
+                let training = try CompiledNetwork(layers, parameters: parameters, inputShape: shape, precision: precision)
+                let forwardOnly = try CompiledNetwork(layers, parameters: parameters, inputShape: shape, precision: precision,
+                                                      training: false)
+                for seed in [UInt64(1), 2] {
+                    var generator = SeededGenerator(seed: seed)
+                    let x = (0..<shape.reduce(1, *)).map { _ in generator.uniform(0, 255) }
+                    let expected = training.forward(x), got = forwardOnly.forward(x)
+                    let scale = expected.map(abs).max()!
+                    let worst = zip(expected, got).map { abs($0 - $1) }.max()!
+                    XCTAssertLessThanOrEqual(worst, 1e-3 * scale, "\(name) \(precision) pass \(seed)")
+                }
+            }
+        }
+    }
+
     func testRejectsSidesThatAreNotMultiplesOfFour() {
         XCTAssertThrowsError(try CompiledTransformerNet(try TransformerNet(width: 0.125, seed: 1), height: 10, width: 12))
     }

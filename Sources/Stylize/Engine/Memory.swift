@@ -128,6 +128,11 @@ final class Memory {
         try self.init(descriptor, in: Buffer(byteCount: descriptor.byteCount))
     }
 
+    /// Whether this memory starts inside `buffer`.
+    func lies(in buffer: Buffer) -> Bool {
+        address >= buffer.pointer && address < buffer.pointer + max(buffer.byteCount, 1)
+    }
+
     /// A view of shared storage, `byteOffset` bytes in (a multiple of 64).
     convenience init(_ descriptor: MemoryDescriptor, in buffer: Buffer, byteOffset: Int = 0) throws {
         precondition(byteOffset >= 0 && byteOffset % 64 == 0 && byteOffset + descriptor.byteCount <= buffer.byteCount,

@@ -37,19 +37,26 @@ final class CompiledNetwork {
         var shape = inputShape
         var layout: MemoryDescriptor? = nil
         var pendingResidual: ConvolutionSpec? = nil
+        // Forward passes only: the activations share three slots; each stage must leave the previous one's output
+        // (its input) alone. The network's input has a memory of its own.
+        let slots = training ? nil : ActivationSlots(byteCount: layers.largestActivationBytes(inputShape: inputShape))
+        var previousOutput: Memory? = nil
+        func storage() -> ActivationStorage { slots.map { .slots($0, busy: previousOutput.map { [$0] } ?? []) } ?? .own }
         for spec in layers {
             if spec.residual != nil {
                 guard let first = pendingResidual else { pendingResidual = spec; continue }
                 let block = try ResidualBlock(first: first, second: spec, shape: shape, layout: layout!, parameters: parameters,
-                                              precision: precision, training: training)
+                                              precision: precision, storage: storage())
                 stages.append(.residual(block))
+                previousOutput = block.output
                 pendingResidual = nil
                 continue
             }
             let block = try ConvolutionBlock(spec, inputShape: shape, inputLayout: layout, parameters: parameters,
-                                             precision: precision, training: training)
+                                             precision: precision, storage: storage())
             stages.append(.convolution(block))
             (shape, layout) = (block.outputShape, block.outputLayout)
+            previousOutput = block.output
         }
         guard case .convolution(let first) = stages.first!, case .convolution(let last) = stages.last! else {
             fatalError("a compiled network starts and ends with a convolution")
@@ -159,6 +166,26 @@ final class CompiledNetwork {
 }
 
 extension Array where Element == ConvolutionSpec {
+    /// An upper bound on the bytes of any activation of these layers (upsampled inputs included) for an input of
+    /// `inputShape`: channels rounded up to 64 (oneDNN's blocked layouts pad them to blocks of 16 or 32), 4 bytes a
+    /// value (fp32's; bf16 fills half).
+    func largestActivationBytes(inputShape: [Int]) -> Int {
+        let batch = inputShape[0]
+        var (height, width) = (inputShape[2], inputShape[3])
+        func bytes(_ channels: Int) -> Int { batch * ((channels + 63) / 64 * 64) * height * width * 4 }
+        var largest = 0
+        for layer in self {
+            if layer.upsample {
+                (height, width) = (2 * height, 2 * width)
+                largest = Swift.max(largest, bytes(layer.input))
+            }
+            // Padding kernel/2 on odd kernels: the output is ceil(side / stride).
+            (height, width) = ((height - 1) / layer.stride + 1, (width - 1) / layer.stride + 1)
+            largest = Swift.max(largest, bytes(layer.output))
+        }
+        return largest
+    }
+
     /// Every parameter's shape, by name: each convolution's weight and bias, and each normalisation's scale and shift.
     var parameterShapes: [String: [Int]] {
         var shapes: [String: [Int]] = [:]

@@ -1,6 +1,25 @@
+/// Where a block keeps its activations: each in a mapping of its own, kept for the backward pass (training), or, for
+/// forward passes only, in shared slots away from the buffers that must stay alive meanwhile (its input among them).
+enum ActivationStorage {
+    case own
+    case slots(ActivationSlots, busy: [Memory])
+
+    var training: Bool { if case .own = self { true } else { false } }
+
+    /// Memory for an activation; `alsoBusy`: what else must not be overwritten while it is written.
+    func memory(_ layout: MemoryDescriptor, alsoAvoiding alsoBusy: [Memory] = []) throws -> Memory {
+        switch self {
+        // Each in a mapping of its own, with huge pages: at 1024x1024 they add up to about a gigabyte, and touching
+        // that in 4 KB pages for the first time costs half a second of page faults.
+        case .own: try Memory(mapping: layout)
+        case .slots(let slots, let busy): try slots.memory(layout, avoiding: busy + alsoBusy)
+        }
+    }
+}
+
 /// One `ConvolutionSpec` compiled for one input shape: [2x upsampling] → convolution → [instance norm] [→ ReLU].
 /// Made for training, it keeps the activations of its last forward pass, which its backward pass needs; made for
-/// forward passes only, it normalises in place.
+/// forward passes only, it normalises in place and its activations share slots with the other layers'.
 final class ConvolutionBlock {
     let spec: ConvolutionSpec
     let inputShape: [Int]
@@ -23,16 +42,17 @@ final class ConvolutionBlock {
     /// - Parameters:
     ///   - inputLayout: the previous block's output layout, or nil to let oneDNN choose (the first block).
     ///   - precision: fp32 or bf16, for the convolution; the layers after it work in its output's format.
-    ///   - training: false when `backward` will never be called.
+    ///   - storage: `.own` for training; shared slots when `backward` will never be called.
     init(_ spec: ConvolutionSpec, inputShape: [Int], inputLayout: MemoryDescriptor?, parameters: [String: Tensor],
-         precision: Precision = .fp32, training: Bool = true) throws {
+         precision: Precision = .fp32, storage: ActivationStorage = .own) throws {
+        let training = storage.training
         self.spec = spec
         self.inputShape = inputShape
         var convolutionInput = inputShape
         if spec.upsample, let inputLayout {
             let upsampling = try NearestUpsampling(inputShape: inputShape, sourceLayout: inputLayout)
             self.upsampling = upsampling
-            upsampled = try Memory(mapping: upsampling.destinationLayout)
+            upsampled = try storage.memory(upsampling.destinationLayout)
             convolutionInput = upsampling.outputShape
         } else {
             precondition(!spec.upsample, "an upsampling block cannot come first")
@@ -43,9 +63,7 @@ final class ConvolutionBlock {
                                       bias: parameters["\(spec.name).bias"]!, stride: spec.stride,
                                       padding: spec.kernel / 2, fusedReLU: spec.relu && spec.normalization == nil,
                                       precision: precision, sourceLayout: upsampling?.destinationLayout ?? inputLayout)
-        // Each activation in a mapping of its own, with huge pages: at 1024x1024 they add up to about a gigabyte,
-        // and touching that in 4 KB pages for the first time cost `apply` half a second of page faults.
-        convolved = try Memory(mapping: convolution.destinationLayout)
+        convolved = try storage.memory(convolution.destinationLayout, alsoAvoiding: upsampled.map { [$0] } ?? [])
         if let name = spec.normalization {
             let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolution.destinationLayout,
                                                           fusedReLU: spec.relu, training: training)
