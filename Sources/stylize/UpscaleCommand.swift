@@ -27,15 +27,15 @@ struct UpscaleCommand: ParsableCommand {
     @Option(help: "net: the network; bicubic: plain bicubic interpolation, for comparison.")
     var method = Method.net
 
-    @Option(help: "Side of the tiles the network works on, in input pixels (default: the model's; smaller uses less memory).")
-    var tile: Int?
+    @Option(help: "Side of the tiles the network works on, in input pixels (smaller uses less memory).")
+    var tile = Upscaler.defaultTile
 
     @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         try validating {
             if let scale { try Upscaler.checkScale(scale) }
-            if let tile { try Check.range(tile, 16...4096, "tile") }
+            try Check.range(tile, 16...4096, "tile")
         }
         if method == .bicubic && model != nil { throw ValidationError("--model is for --method net") }
     }

@@ -10,10 +10,15 @@ public final class Upscaler {
     public let precision: Precision
     private var compiled: CompiledNetwork?
 
+    /// Tile side (input pixels): a forward-only network keeps three activations of 64 channels whatever its depth
+    /// (`ActivationSlots`), about 100 MB at this side in bf16, and the margins cost little (a sixteen-block network
+    /// reads 34 more pixels on each side).
+    public static let defaultTile = 512
+
     public init(network: UpscalerNet, tile: Int? = nil, precision: Precision = .auto) {
         self.network = network
         self.precision = precision
-        self.tile = tile ?? network.defaultTile
+        self.tile = tile ?? Self.defaultTile
         precondition(self.tile > 0, "the tile side must be positive")
     }
 
@@ -106,11 +111,5 @@ extension UpscalerNet {
 
     var layers: [ConvolutionSpec] { Self.layers(architecture, scale: scale, blocks: blocks) }
 
-    /// Tile side (input pixels) that keeps the activations to about 100 MB (ESPCN keeps 4 buffers of 64 channels,
-    /// the residual network 2 per block and 7 more: 19 with 6 blocks) while costing little in margins.
-    var defaultTile: Int {
-        guard architecture == .residual else { return 512 }
-        let side = 192 * (19 / Double(2 * blocks + 7)).squareRoot()
-        return max(64, Int(side) / 16 * 16)
-    }
+
 }
