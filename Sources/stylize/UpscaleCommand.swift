@@ -34,7 +34,7 @@ struct UpscaleCommand: ParsableCommand {
 
     func validate() throws {
         try validating {
-            if let scale { try Upscaler.checkScale(scale) }
+            if let scale { try UpscalerNet.checkScale(scale) }
             try Check.range(tile, 16...4096, "tile")
         }
         if method == .bicubic && model != nil { throw ValidationError("--model is for --method net") }

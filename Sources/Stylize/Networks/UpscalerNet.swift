@@ -43,11 +43,14 @@ public struct UpscalerNet: Sendable {
         self.parameters = parameters
     }
 
-    private static func check(scale: Int, blocks: Int) throws {
-        guard scales.contains(scale) else { throw InvalidInput("scale", "must be 2, 3 or 4, not \(scale)") }
-        guard blockRange.contains(blocks) else {
-            throw InvalidInput("blocks", "must be between \(blockRange.lowerBound) and \(blockRange.upperBound), not \(blocks)")
-        }
+    public static func checkScale(_ scale: Int) throws {
+        try Check.that(scales.contains(scale), "scale", "must be 2, 3 or 4, not \(scale)")
+    }
+
+    /// The scales and depths a network can have; training settings are checked by the same rule.
+    static func check(scale: Int, blocks: Int) throws {
+        try checkScale(scale)
+        try Check.range(blocks, blockRange, "blocks")
     }
 
     /// A fresh network, initialised as PyTorch does, except the sub-pixel convolution: its weights scaled down 10x

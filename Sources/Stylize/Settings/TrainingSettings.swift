@@ -140,8 +140,7 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
     }
 
     public func validate() throws {
-        try Check.that(UpscalerNet.scales.contains(scale), "scale", "must be 2, 3 or 4, not \(scale)")
-        try Check.range(blocks, UpscalerNet.blockRange, "blocks")
+        try UpscalerNet.check(scale: scale, blocks: blocks)
         try Check.that(architecture == .residual || blocks == UpscalerNet.defaultBlocks, "blocks", "needs the residual architecture")
         try Check.range(steps, 1...Limits.largestCount, "steps")
         try Check.range(batch, 1...Limits.largestBatch, "batch")

@@ -27,17 +27,13 @@ public final class Upscaler {
     /// A model file or a bundled upscaler's name (`x4`), or the bundled xN for `scale` N (4 if neither is given); a
     /// model of another scale than `scale` is refused.
     public static func network(model: String?, scale: Int?) throws -> UpscalerNet {
-        if let scale { try checkScale(scale) }
+        if let scale { try UpscalerNet.checkScale(scale) }
         let name = model ?? "x\(scale ?? 4)"
         let network = try UpscalerModel(contentsOf: try BundledModels.locate(name, .upscaler)).network
         if let scale, scale != network.scale {
             throw InvalidInput("scale", "is \(scale), but the model \(name) upscales x\(network.scale)")
         }
         return network
-    }
-
-    public static func checkScale(_ scale: Int) throws {
-        try Check.that(UpscalerNet.scales.contains(scale), "scale", "must be 2, 3 or 4, not \(scale)")
     }
 
     /// The low-resolution version of `image` that the networks learn to invert: a Gaussian blur of sigma 1 (the
@@ -110,6 +106,4 @@ extension UpscalerNet {
     public var receptiveRadius: Int { layers.map { $0.kernel / 2 }.reduce(0, +) }
 
     var layers: [ConvolutionSpec] { Self.layers(architecture, scale: scale, blocks: blocks) }
-
-
 }

@@ -145,8 +145,10 @@ extension UpscalerNet: TrainableNetwork {
             throw InvalidInput("its architecture '\(metadata["architecture"] ?? "none")' is not one of \(Architecture.allCases.map(\.fileName))")
         }
         guard let scale = metadata["scale"].flatMap(Int.init) else { throw InvalidInput("its metadata lacks the scale") }
-        guard let blocks = metadata["blocks"].map({ Int($0) }) ?? Self.defaultBlocks else {
-            throw InvalidInput("its metadata's blocks '\(metadata["blocks"]!)' is not a number")
+        var blocks = Self.defaultBlocks  // files from before the number was recorded
+        if let text = metadata["blocks"] {
+            guard let value = Int(text) else { throw InvalidInput("its metadata's blocks '\(text)' is not a number") }
+            blocks = value
         }
         try self.init(architecture: architecture, scale: scale, blocks: blocks, parameters: parameters)
     }
