@@ -77,7 +77,10 @@ final class FeedForwardTrainingTests: XCTestCase {
 
         var other = settings
         other.objective.styleWeight = 1
-        XCTAssertThrowsError(try makeTraining(other, checkpoint: saved))
+        // The refusal names what differs.
+        XCTAssertThrowsError(try makeTraining(other, checkpoint: saved)) {
+            XCTAssert("\($0)".contains("(styleWeight was 100, now 1)"), "\($0)")
+        }
     }
 
     func testModelFileRoundTripAndBadFiles() throws {

@@ -187,7 +187,26 @@ extension RecordedSettings {
         continued.steps = steps
         continued.learningRate = learningRate
         guard continued == self else {
-            throw InvalidInput("the checkpoint was made with other settings; resume with the same ones: \(saved.json())")
+            let changes = continued.differences(from: self).map { "\($0.name) was \($0.this), now \($0.other)" }
+            throw InvalidInput("the checkpoint was made with other settings (\(changes.joined(separator: "; "))); "
+                               + "resume with the same ones")
+        }
+    }
+
+    /// The recorded fields whose values differ from `other`'s, with both values as JSON text ("none" for a field one
+    /// of them leaves out).
+    func differences(from other: Self) -> [(name: String, this: String, other: String)] {
+        func fields(_ settings: Self) -> [String: String] {
+            let object = try! JSONSerialization.jsonObject(with: Data(settings.json().utf8)) as! [String: Any]
+            return object.mapValues { value in
+                let text = try! JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys,
+                                                                                       .withoutEscapingSlashes])
+                return String(decoding: text, as: UTF8.self)
+            }
+        }
+        let (mine, theirs) = (fields(self), fields(other))
+        return Set(mine.keys).union(theirs.keys).sorted().compactMap { name in
+            mine[name] == theirs[name] ? nil : (name, mine[name] ?? "none", theirs[name] ?? "none")
         }
     }
 }
