@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 photos=${1:-/tmp/photos}; shift || true
-names=("$@"); [ ${#names[@]} -gt 0 ] || names=(x2 x4 x4-fast x4-residual x4-perceptual)
+names=("$@"); [ ${#names[@]} -gt 0 ] || names=(x2 x2-fast x4 x4-fast x4-perceptual)
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
 split=${TMPDIR:-/tmp}/stylize-upscaler-photos
 rm -rf "$split"; mkdir -p "$split/train" "$split/held-out"
@@ -21,28 +21,40 @@ stylize=$(build_product stylize)
 mkdir -p models/upscalers
 for name in "${names[@]}"; do
   # The shipped settings (docs/super-resolution.md explains them); keep these lines and the docs' in step.
-  finish=()
+  finish=(); refine=()
   case $name in
-    x2) flags=(--scale 2 --loss pixel --steps 3000) ;;
+    # x2: six residual blocks, 5000 steps of 16 patches of 96 at 2e-4; x2-fast: ESPCN, 3000 steps at 1e-3.
+    x2) flags=(--scale 2 --loss pixel --architecture residual --lr 2e-4 --steps 5000) ;;
+    x2-fast) flags=(--scale 2 --loss pixel --steps 3000) ;;
     # x4: the residual network at EDSR's baseline depth (16 blocks) on patches of 128, 10000 steps at 2e-4, then
-    # 3000 more at 5e-5 (a second run resuming from the first's checkpoint).
+    # 3000 more at 5e-5 (a second run resuming from the first's checkpoint); then refined from that for 3000 steps of
+    # 8 patches of 256, whose 64 px inputs are wider than the 16 blocks' reach, with patches of a new seed.
     x4) flags=(--scale 4 --loss pixel --architecture residual --blocks 16 --patch 128 --lr 2e-4 --steps 10000)
-        finish=(--steps 13000 --lr 5e-5) ;;
+        finish=(--steps 13000 --lr 5e-5)
+        refine=(--scale 4 --loss pixel --architecture residual --blocks 16 --patch 256 --batch 8 --lr 5e-5 --steps 3000
+                --seed 2) ;;
     # x4-fast: ESPCN, a sixteenth of x4's work per pixel; 15000 steps at 1e-3, then 3000 more at 1e-4.
     x4-fast) flags=(--scale 4 --loss pixel --steps 15000); finish=(--steps 18000 --lr 1e-4) ;;
-    # The deeper network on the pixel loss, then the same network fine-tuned on the perceptual loss from it (as
-    # SRGAN starts from SRResNet): from fresh weights the feature loss first paints a mesh over the image.
-    x4-residual) flags=(--scale 4 --loss pixel --architecture residual --lr 2e-4 --steps 2500) ;;
-    x4-perceptual) flags=(--scale 4 --loss perceptual --steps 1000
-                          --start-from models/upscalers/x4-residual.safetensors) ;;
+    # x4 fine-tuned on VGG19 features (as SRGAN starts from SRResNet: from fresh weights the feature loss first
+    # paints a mesh over the image), with a pixel weight high enough to keep the feature term's hatching away.
+    x4-perceptual) flags=(--scale 4 --loss perceptual --architecture residual --blocks 16 --pixel-weight 9000 --steps 1000
+                          --start-from models/upscalers/x4.safetensors) ;;
     *) echo "unknown upscaler $name" >&2; exit 2 ;;
   esac
-  resume=(); [ -f "models/upscalers/$name.checkpoint.safetensors" ] && resume=(--resume)
-  "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "models/upscalers/$name.safetensors" \
+  # A model that is refined trains first in models/training/; every run appends to the shipped model's log.
+  model=models/upscalers/$name.safetensors
+  [ ${#refine[@]} -gt 0 ] && mkdir -p models/training && model=models/training/$name-first.safetensors
+  resume=(); [ -f "${model%.safetensors}.checkpoint.safetensors" ] && resume=(--resume)
+  "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "$model" \
     --log "models/upscalers/$name.jsonl" "${resume[@]}"
   if [ ${#finish[@]} -gt 0 ]; then
-    "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "models/upscalers/$name.safetensors" \
+    "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "$model" \
       --log "models/upscalers/$name.jsonl" --resume "${finish[@]}"
+  fi
+  if [ ${#refine[@]} -gt 0 ]; then
+    resume=(); [ -f "models/upscalers/$name.checkpoint.safetensors" ] && resume=(--resume)
+    "$stylize" train-upscaler --photos "$split/train" "${refine[@]}" --start-from "$model" \
+      -o "models/upscalers/$name.safetensors" --log "models/upscalers/$name.jsonl" "${resume[@]}"
   fi
   echo "== $name"
   "$stylize" evaluate-upscaler --photos "$split/held-out" --model "models/upscalers/$name.safetensors" \
