@@ -23,7 +23,8 @@ struct ModelsCommand: ParsableCommand {
             }
             list(upscalers) { url in
                 let model = try UpscalerModel(contentsOf: url)
-                return "upscaler \(model.network.description), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px"
+                let start = model.settings.startedFrom.map { " from \($0)" } ?? ""
+                return "upscaler \(model.network.description), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px\(start)"
             }
         }
     }
