@@ -31,8 +31,7 @@ for name in "${names[@]}"; do
     # 8 patches of 256, whose 64 px inputs are wider than the 16 blocks' reach, with patches of a new seed.
     x4) flags=(--scale 4 --loss pixel --architecture residual --blocks 16 --patch 128 --lr 2e-4 --steps 10000)
         finish=(--steps 13000 --lr 5e-5)
-        refine=(--scale 4 --loss pixel --architecture residual --blocks 16 --patch 256 --batch 8 --lr 5e-5 --steps 3000
-                --seed 2) ;;
+        refine=(--patch 256 --batch 8 --lr 5e-5 --steps 3000 --seed 2) ;;
     # x4-fast: ESPCN, a sixteenth of x4's work per pixel; 15000 steps at 1e-3, then 3000 more at 1e-4.
     x4-fast) flags=(--scale 4 --loss pixel --steps 15000); finish=(--steps 18000 --lr 1e-4) ;;
     # x4 fine-tuned on VGG19 features (as SRGAN starts from SRResNet: from fresh weights the feature loss first
@@ -41,7 +40,8 @@ for name in "${names[@]}"; do
                           --start-from models/upscalers/x4.safetensors) ;;
     *) echo "unknown upscaler $name" >&2; exit 2 ;;
   esac
-  # A model that is refined trains first in models/training/; every run appends to the shipped model's log.
+  # A model that is refined trains first in models/training/; every run appends to the shipped model's log. The
+  # later runs repeat the first's flags and override some (the last of a repeated option counts).
   model=models/upscalers/$name.safetensors
   [ ${#refine[@]} -gt 0 ] && mkdir -p models/training && model=models/training/$name-first.safetensors
   resume=(); [ -f "${model%.safetensors}.checkpoint.safetensors" ] && resume=(--resume)
@@ -53,7 +53,7 @@ for name in "${names[@]}"; do
   fi
   if [ ${#refine[@]} -gt 0 ]; then
     resume=(); [ -f "models/upscalers/$name.checkpoint.safetensors" ] && resume=(--resume)
-    "$stylize" train-upscaler --photos "$split/train" "${refine[@]}" --start-from "$model" \
+    "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${refine[@]}" --start-from "$model" \
       -o "models/upscalers/$name.safetensors" --log "models/upscalers/$name.jsonl" "${resume[@]}"
   fi
   echo "== $name"
