@@ -154,6 +154,26 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: path("out.png")))
     }
 
+    func testModelsListsEveryBundledModel() throws {
+        let result = try stylize(["models"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        let styles = BundledModels.all(), upscalers = BundledModels.all(.upscaler)
+        XCTAssertFalse(styles.isEmpty || upscalers.isEmpty, "the checkout ships both kinds")
+        var fineTuned = 0
+        for (kind, models) in [("style", styles), ("upscaler", upscalers)] {
+            for (name, url) in models {
+                let line = try XCTUnwrap(lines.first { $0.hasPrefix(name + "\t") }, "\(name) missing: \(result.stdout)")
+                XCTAssertTrue(line.contains("\t\(kind) ") && line.hasSuffix(url.path), line)
+                if kind == "upscaler", let start = try UpscalerModel(contentsOf: url).settings.startedFrom {
+                    XCTAssertTrue(line.contains(" from \(start)\t"), "a fine-tuned upscaler names its start: \(line)")
+                    fineTuned += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(fineTuned, 0, "x4 and x4-perceptual are fine-tuned from other models")
+    }
+
     func testUpscalerCommands() throws {
         let model = path("x2.safetensors")
         let training = try stylize(["train-upscaler", "--photos", Self.examples.path, "--scale", "2", "--patch", "32",
