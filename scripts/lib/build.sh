@@ -14,7 +14,7 @@
 #   STYLIZE_SKIP_BUILD=1  build nothing: use the binaries already in DIR/release (say while the sources are
 #                         being edited); stops with an error when one is missing.
 # A binary built elsewhere, e.g.:  mkdir -p /tmp/b/release && ln -s /path/to/stylize /tmp/b/release/stylize
-#                                  STYLIZE_SCRATCH=/tmp/b STYLIZE_SKIP_BUILD=1 scripts/check/style-loss.sh 128
+#                                  STYLIZE_SCRATCH=/tmp/b STYLIZE_SKIP_BUILD=1 scripts/check/score-models.sh --size 128
 STYLIZE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$STYLIZE_ROOT"
 stylize_scratch=${STYLIZE_SCRATCH:-.build}
