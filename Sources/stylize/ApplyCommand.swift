@@ -7,8 +7,8 @@ struct ApplyCommand: ParsableCommand {
         commandName: "apply",
         abstract: "Stylize photos with a trained model, in one pass of its network.",
         discussion: """
-            MODEL is a file written by `stylize train` or the name of a bundled model (see `stylize models`), e.g.
-            `stylize apply starry-night photo.jpg -o out.png`. Images keep their size unless --size is given; a folder
+            MODEL is a file written by `stylize train` or the name of a bundled model (see `stylize models`), e.g. \
+            `stylize apply starry-night photo.jpg -o out.png`. Images keep their size unless --size is given; a folder \
             stands for the images in it.
             """
     )

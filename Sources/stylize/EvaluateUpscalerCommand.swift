@@ -7,11 +7,11 @@ struct EvaluateUpscalerCommand: ParsableCommand {
         commandName: "evaluate-upscaler",
         abstract: "Measure an upscaler against bicubic on photos it was not trained on: PSNR, SSIM, sharpness, hatching.",
         discussion: """
-            Each photo is halved (as for training), degraded (Gaussian blur sigma 1, bicubic shrink by the scale),
-            upscaled back by the network and by bicubic, and compared with the halved photo on the Y channel (BT.601),
-            with `scale` pixels cropped from every border, as super-resolution papers report. Also, relative to the
-            halved photo: sharpness (mean absolute gradient of Y; below 1 is blurrier) and periodic power (Y's power
-            at the harmonics of a `scale`-pixel period, where a sub-pixel network's grid shows as a fine hatching;
+            Each photo is halved (as for training), degraded (Gaussian blur sigma 1, bicubic shrink by the scale), \
+            upscaled back by the network and by bicubic, and compared with the halved photo on the Y channel (BT.601), \
+            with `scale` pixels cropped from every border, as super-resolution papers report. Also, relative to the \
+            halved photo: sharpness (mean absolute gradient of Y; below 1 is blurrier) and periodic power (Y's power \
+            at the harmonics of a `scale`-pixel period, where a sub-pixel network's grid shows as a fine hatching; \
             near 1 is clean). Prints one row per photo and the means (sharpness and periodic power as ratios of sums).
             """
     )

@@ -6,8 +6,8 @@ struct MaskCommand: ParsableCommand {
         commandName: "mask",
         abstract: "Draw a simple mask for --style-mask from a photo: one half of it, or where it is bright.",
         discussion: """
-            White is where a style applies. `--split left` makes the left half white; `--threshold 0.5` makes white
-            the pixels whose luminance is above half, so a style can follow the photo's light and dark areas.
+            White is where a style applies. `--split left` makes the left half white; `--threshold 0.5` makes white \
+            the pixels whose luminance is above half, so a style can follow the photo's light and dark areas. \
             A painted mask from any image editor works as well; these are for trying the idea quickly.
             """
     )

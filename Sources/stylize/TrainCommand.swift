@@ -7,9 +7,9 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a feed-forward network for one style (Johnson et al. 2016), to stylize any photo in one pass.",
         discussion: """
-            Each step stylizes --batch random crops of the photos in --photos, scores the results with the perceptual
-            loss of `transfer` (VGG19 content, style and total-variation terms) and moves the network's weights with
-            Adam. Every --checkpoint-every steps, and on Ctrl-C, it writes the model, a checkpoint (the model plus
+            Each step stylizes --batch random crops of the photos in --photos, scores the results with the perceptual \
+            loss of `transfer` (VGG19 content, style and total-variation terms) and moves the network's weights with \
+            Adam. Every --checkpoint-every steps, and on Ctrl-C, it writes the model, a checkpoint (the model plus \
             Adam's state) and the preview; `--resume` with the same flags continues from the checkpoint exactly.
             """
     )

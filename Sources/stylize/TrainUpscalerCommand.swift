@@ -10,12 +10,12 @@ struct TrainUpscalerCommand: ParsableCommand {
         commandName: "train-upscaler",
         abstract: "Train a super-resolution network (sub-pixel convolution) on a folder of photos.",
         discussion: """
-            The photos are halved first (JPEG's artifacts shrink below a pixel), then each step takes --batch random
-            --patch px patches, blurs them (Gaussian, sigma 1) and shrinks them --scale times with bicubic, and teaches
-            the network to restore them. --loss pixel trains the ESPCN network on mean squared error (the best PSNR);
-            --loss perceptual trains a deeper residual network on VGG19 features (sharper, lower PSNR). Keep some
-            photos out of --photos to measure the result with `stylize evaluate-upscaler`. Every --checkpoint-every
-            steps, and on Ctrl-C, it writes the model and a checkpoint; `--resume` with the same flags continues
+            The photos are halved first (JPEG's artifacts shrink below a pixel), then each step takes --batch random \
+            --patch px patches, blurs them (Gaussian, sigma 1) and shrinks them --scale times with bicubic, and teaches \
+            the network to restore them. --loss pixel trains the ESPCN network on mean squared error (the best PSNR); \
+            --loss perceptual trains a deeper residual network on VGG19 features (sharper, lower PSNR). Keep some \
+            photos out of --photos to measure the result with `stylize evaluate-upscaler`. Every --checkpoint-every \
+            steps, and on Ctrl-C, it writes the model and a checkpoint; `--resume` with the same flags continues \
             exactly.
             """
     )

@@ -7,10 +7,11 @@ struct UpscaleCommand: ParsableCommand {
         commandName: "upscale",
         abstract: "Enlarge images 2, 3 or 4 times with a trained super-resolution network (or bicubic interpolation).",
         discussion: """
-            --model is a file written by `stylize train-upscaler` or a bundled upscaler's name (see `stylize models`):
-            x2 and x4 (pixel loss: the most faithful), x2-fast and x4-fast (several times faster, a little less faithful)
+            --model is a file written by `stylize train-upscaler` or a bundled upscaler's name (see `stylize models`): \
+            x2 and x4 (pixel loss: the most faithful), x2-fast and x4-fast (several times faster, a little less faithful) \
             and x4-perceptual (crisper edges, a little less faithful).
-            Without --model, the bundled xN for --scale N. Large images are processed in tiles that overlap by the
+
+            Without --model, the bundled xN for --scale N. Large images are processed in tiles that overlap by the \
             network's reach, so the result is the same as in one piece.
             """
     )
