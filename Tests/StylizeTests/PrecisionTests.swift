@@ -45,6 +45,7 @@ final class PrecisionTests: XCTestCase, RandomTensors {
     }
 
     func testConvolutionInBF16MatchesFloat32() throws {
+        try TestData.requireKernel(.direct, in: .bf16)
         for (channels, outputs) in [(3, 16), (16, 32), (32, 16)] {
             let input = randomTensor([1, channels, 12, 10], scale: 2)
             let weights = randomTensor([outputs, channels, 3, 3], scale: 0.3), bias = randomTensor([outputs], scale: 0.1)
@@ -93,6 +94,7 @@ final class PrecisionTests: XCTestCase, RandomTensors {
     /// VGG19 in bf16 (its convolutions, pooling, masks and, where the layout allows, Gram products in place) against
     /// float32, through the fast path the objective uses: features kept, losses taken as the backward pass passes.
     func testGatysPassInBF16MatchesFloat32() throws {
+        try TestData.requireKernel(.direct, in: .bf16)
         let (height, width) = (24, 32)
         let style = randomTensor([3, height, width], scale: 100), content = randomTensor([3, height, width], scale: 100)
         let x = randomTensor([3, height, width], scale: 100)
@@ -120,6 +122,7 @@ final class PrecisionTests: XCTestCase, RandomTensors {
     /// The Gram products taken in place on a bf16 position-major map (on AMX machines oneDNN picks that layout)
     /// against the float32 band-by-band products of the same map read as float32.
     func testInPlaceGramProductsMatchBandProducts() throws {
+        try TestData.requireKernel(.direct, in: .bf16)
         let (c, height, width) = (32, 6, 10)
         let positionMajor = MemoryDescriptor.matrix(height * width, c, rowStride: c, columnStride: 1, Precision.bf16.dataType)
         // The same storage as a [1, C, H, W] nhwc descriptor, which is what FeatureMap is given.
@@ -151,6 +154,7 @@ final class PrecisionTests: XCTestCase, RandomTensors {
     /// The feed-forward networks (convolutions, instance normalisation, upsampling, residual additions) in bf16
     /// against float32: their output, and every parameter's gradient for the same output gradient.
     func testFeedForwardNetworksInBF16MatchFloat32() throws {
+        try TestData.requireKernel(.direct, in: .bf16)
         let transformer = try TransformerNet(width: 0.25, seed: 5)
         let upscaler = try UpscalerNet(architecture: .residual, scale: 2, seed: 6)
         var upscalerParameters = upscaler.parameters

@@ -25,6 +25,12 @@ enum TestData {
         }
     }
 
+    /// Skips a test of kernels this CPU does not have (oneDNN's bf16 and Winograd kernels need AVX-512).
+    static func requireKernel(_ algorithm: ConvolutionAlgorithm, in precision: Precision) throws {
+        try XCTSkipUnless(Convolution.isAvailable(algorithm, in: precision), "oneDNN has no \(algorithm) \(precision) "
+            + "convolution on this CPU (\(Precision.cpuModel), \(Precision.dispatchedISA))")
+    }
+
     private static let installedVGG = Result { try VGG19(parameters: VGG19Weights.load(from: VGG19Weights.defaultFile())) }
 }
 

@@ -42,6 +42,7 @@ final class VGG19ReferenceTests: XCTestCase {
     func allowedError(_ algorithm: ConvolutionAlgorithm) -> Double { algorithm == .direct ? 1e-4 : 1e-3 }
 
     func checkLayers(_ key: String, pooling: PoolingKind, algorithm: ConvolutionAlgorithm = .direct) throws {
+        if algorithm != .auto { try TestData.requireKernel(algorithm, in: .fp32) }
         let tolerance = allowedError(algorithm)
         let layers = try Self.reference()[key] as! [String: [String: Any]]
         let deepest = VGG19.reluLayers.last { layers[$0] != nil }!
@@ -69,6 +70,7 @@ final class VGG19ReferenceTests: XCTestCase {
 
     func checkObjective(algorithm: ConvolutionAlgorithm, precision: Precision = .fp32, tolerance: Double? = nil,
                         gradientTolerance: Double? = nil) throws {
+        if algorithm != .auto { try TestData.requireKernel(algorithm, in: precision) }
         let expected = try Self.reference()["objective"] as! [String: Any]
         var settings = ObjectiveSettings()
         settings.algorithm = algorithm

@@ -209,6 +209,15 @@ final class Convolution {
 }
 
 extension Convolution {
+    /// Whether oneDNN builds `algorithm` in `precision` on this CPU, asked with a small 3x3 layer: its bf16 and
+    /// Winograd kernels need AVX-512. The `auto` settings never pick a missing kernel; tests of them check first.
+    static func isAvailable(_ algorithm: ConvolutionAlgorithm, in precision: Precision) -> Bool {
+        let convolution = try? Convolution(inputShape: [1, 16, 8, 8], weights: Tensor(zeros: [16, 16, 3, 3]),
+                                           bias: Tensor(zeros: [16]), padding: 1, fusedReLU: false,
+                                           algorithm: algorithm, precision: precision)
+        return convolution != nil
+    }
+
     /// A convolution in the given precision and algorithm. For float32, `.auto` picks direct or Winograd by their
     /// measured times (`MeasuredKernels`): Winograd only where it is clearly faster (by 10%: its transformed weights
     /// take four times the memory). bf16 is always direct: oneDNN has no bf16 Winograd on CPUs.

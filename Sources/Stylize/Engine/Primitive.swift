@@ -17,10 +17,15 @@ final class Primitive {
         defer { if let plain { dnnl_primitive_attr_destroy(plain) } }
         let attributes = attributes ?? plain
         var pd: dnnl_primitive_desc_t?
-        try withUnsafeMutableBytes(of: &op) { raw in
-            try check(dnnl_primitive_desc_create(&pd, UnsafeRawPointer(raw.baseAddress!), attributes, DNNL.engine,
-                                                 hint?.descriptor), "\(name) primitive_desc_create")
+        let status = withUnsafeMutableBytes(of: &op) { raw in
+            dnnl_primitive_desc_create(&pd, UnsafeRawPointer(raw.baseAddress!), attributes, DNNL.engine, hint?.descriptor)
         }
+        // Kernels depend on the CPU: oneDNN's bf16 and Winograd ones need AVX-512, for one.
+        if status == dnnl_unimplemented {
+            throw EngineError(description: "oneDNN has no \(name) kernel on this CPU (\(Precision.cpuModel), "
+                + "\(Precision.dispatchedISA)); the auto precision and convolution settings choose only kernels it has")
+        }
+        try check(status, "\(name) primitive_desc_create")
         try self.init(descriptor: pd!, name: name)
     }
 
