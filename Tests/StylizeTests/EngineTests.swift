@@ -108,6 +108,26 @@ final class EngineTests: XCTestCase, RandomTensors {
         assertClose(winograd.input.scalars, direct.input.scalars, relative: 1e-4, "winograd backward data")
     }
 
+    /// The forward pass run as the opposite convolution's backward data (`TransposedConvolution`: the style networks'
+    /// last 9x9 layer to 3 channels) against the plain loop, and again after new parameters.
+    func testTransposedConvolutionComputesTheForwardPass() throws {
+        let input = randomTensor([1, 8, 11, 13])
+        let transposed = try TransposedConvolution(inputShape: input.shape, weights: randomTensor([3, 8, 9, 9]),
+                                                   bias: randomTensor([3]), padding: 4)
+        for _ in 0..<2 {
+            let weights = randomTensor([3, 8, 9, 9], scale: 0.2), bias = randomTensor([3])
+            try transposed.setParameters(weights: weights, bias: bias)
+            let plainInput = try Memory(.plain(input.shape)), plainOutput = try Memory(.plain(transposed.outputShape))
+            plainInput.load(input.scalars)
+            let source = try Memory(transposed.sourceLayout), output = try Memory(transposed.destinationLayout)
+            try Reorder(from: plainInput.descriptor, to: source.descriptor)(plainInput, into: source)
+            transposed.forward(source, into: output)
+            try Reorder(from: output.descriptor, to: plainOutput.descriptor)(output, into: plainOutput)
+            let reference = naiveConvolution(input, weights, bias, stride: 1, padding: 4)
+            assertClose(plainOutput.scalars(), reference.scalars, relative: 1e-5, "9x9 from 8 channels to 3")
+        }
+    }
+
     /// A kernel oneDNN lacks (here Winograd for a 5x5 layer, which it has on no CPU; bf16 ones below AVX-512) is
     /// one clear sentence that names it, the CPU and the way out, not a bare status code.
     func testMissingKernelIsNamedWithTheCPU() {

@@ -86,8 +86,10 @@ final class Convolution {
     /// The kernels oneDNN picked for the forward and backward-data passes, e.g. "jit:avx512_core".
     var implementation: String {
         let backward = (try? backwardData.get().primitive.implementation) ?? "unavailable"
-        return "\(forwardPrimitive.implementation) / backward \(backward)"
+        return "\(forwardImplementation) / backward \(backward)"
     }
+
+    var forwardImplementation: String { forwardPrimitive.implementation }
 
     /// Replaces the weights and bias (plain [out, in, kh, kw] and [out]), e.g. after an optimiser step.
     func setParameters(weights: Tensor, bias: Tensor) throws {

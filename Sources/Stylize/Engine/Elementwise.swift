@@ -19,3 +19,22 @@ final class Addition {
         primitive.execute([(DNNL_ARG_SRC_0, a), (DNNL_ARG_SRC_1, b), (STYLIZE_ARG_DST, destination)])
     }
 }
+
+/// dst += b per channel: a bias added after a kernel that has none (`TransposedConvolution`).
+final class BiasAddition {
+    private let primitive: Primitive
+    private let bias: Memory
+
+    init(layout: MemoryDescriptor, bias: Tensor) throws {
+        var values = layout, perChannel = MemoryDescriptor.perChannel(bias.shape[0], like: layout), sum = layout
+        var desc = dnnl_binary_desc_t()
+        try check(dnnl_binary_desc_init(&desc, dnnl_binary_add, &values, &perChannel, &sum), "binary_desc_init")
+        primitive = try Primitive(desc, name: "bias addition")
+        self.bias = try Memory(perChannel)
+        self.bias.load(bias.scalars + [Float](repeating: 0, count: self.bias.capacity - bias.scalars.count))
+    }
+
+    func callAsFunction(_ values: Memory) {
+        primitive.execute([(DNNL_ARG_SRC_0, values), (DNNL_ARG_SRC_1, bias), (STYLIZE_ARG_DST, values)])
+    }
+}

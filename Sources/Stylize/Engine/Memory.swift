@@ -23,6 +23,16 @@ extension MemoryDescriptor {
         make(dims, tag: dnnl_format_tag_any, type: type)
     }
 
+    /// [1, C, 1, 1] float32 in the channel blocking of `layout` (nChw8c, nChw16c or plain), so that a per-channel
+    /// value broadcast over `layout` gets oneDNN's jit binary kernel: against a plain one it runs a reference loop
+    /// 100 times slower. With one position, the channels lie side by side, padded to a whole block.
+    static func perChannel(_ channels: Int, like layout: MemoryDescriptor) -> MemoryDescriptor {
+        let blocking = layout.format_desc.blocking
+        let block = layout.format_kind == dnnl_blocked && blocking.inner_nblks == 1 && blocking.inner_idxs.0 == 1
+            ? Int(blocking.inner_blks.0) : 1
+        return make([1, channels, 1, 1], tag: [8: dnnl_nChw8c, 16: dnnl_nChw16c][block] ?? dnnl_nchw, type: dnnl_f32)
+    }
+
     /// A [rows, columns] matrix whose element (i, j) is `i * rowStride + j * columnStride` values from its start:
     /// a transposed view is the same storage with the strides swapped.
     static func matrix(_ rows: Int, _ columns: Int, rowStride: Int, columnStride: Int, _ type: dnnl_data_type_t) -> MemoryDescriptor {

@@ -31,6 +31,10 @@ final class ConvolutionBlock {
     private let upsampling: NearestUpsampling?
     private let upsampled: Memory?
     private let convolution: Convolution
+    /// Forward passes only, where oneDNN's forward kernel for the layer is gemm and the opposite convolution's
+    /// backward-data kernel is not: the layer run by that kernel, after a reorder of its input if it wants another
+    /// layout.
+    private let transposed: (convolution: TransposedConvolution, reorder: (Reorder, Memory)?)?
     private let convolved: Memory
     private let normalization: InstanceNormalization?
     private let normalized: Memory?
@@ -63,7 +67,13 @@ final class ConvolutionBlock {
                                       bias: parameters["\(spec.name).bias"]!, stride: spec.stride,
                                       padding: spec.kernel / 2, fusedReLU: spec.relu && spec.normalization == nil,
                                       precision: precision, sourceLayout: upsampling?.destinationLayout ?? inputLayout)
-        convolved = try storage.memory(convolution.destinationLayout, alsoAvoiding: upsampled.map { [$0] } ?? [])
+        let convolutionLayout = upsampling?.destinationLayout ?? convolution.sourceLayout
+        transposed = training || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
+            : try Self.transposedIfFaster(convolution, spec: spec, parameters: parameters, precision: precision,
+                                          inputLayout: convolutionLayout, storage: storage, alsoAvoiding: upsampled)
+        let busy = [upsampled, transposed?.reorder?.1].compactMap { $0 }
+        convolved = try storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
+                                       alsoAvoiding: busy)
         if let name = spec.normalization {
             let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolution.destinationLayout,
                                                           fusedReLU: spec.relu, training: training)
@@ -76,12 +86,32 @@ final class ConvolutionBlock {
         }
         fusedReLUBackward = convolution.fusedReLU ? try ReLUBackward(layout: convolution.destinationLayout) : nil
         self.inputLayout = upsampling?.sourceLayout ?? convolution.sourceLayout
-        outputLayout = convolution.destinationLayout
+        outputLayout = transposed?.convolution.destinationLayout ?? convolution.destinationLayout
         outputShape = convolution.outputShape
     }
 
+    /// The `TransposedConvolution` of a layer whose forward kernel is gemm (oneDNN's fallback where it has no direct
+    /// kernel for the shape), when that one's kernel is not gemm or a reference loop too; nil otherwise.
+    private static func transposedIfFaster(_ convolution: Convolution, spec: ConvolutionSpec, parameters: [String: Tensor],
+                                           precision: Precision, inputLayout: MemoryDescriptor, storage: ActivationStorage,
+                                           alsoAvoiding upsampled: Memory?)
+        throws -> (convolution: TransposedConvolution, reorder: (Reorder, Memory)?)? {
+        func isFallback(_ implementation: String) -> Bool { implementation.contains("gemm") || implementation.hasPrefix("ref") }
+        guard isFallback(convolution.forwardImplementation),
+              let transposed = try? TransposedConvolution(inputShape: convolution.inputShape,
+                                                          weights: parameters["\(spec.name).weight"]!,
+                                                          bias: parameters["\(spec.name).bias"]!,
+                                                          padding: convolution.padding, precision: precision),
+              !isFallback(transposed.implementation) else { return nil }
+        guard !transposed.sourceLayout.sameLayout(as: inputLayout) else { return (transposed, nil) }
+        let reordered = try storage.memory(transposed.sourceLayout, alsoAvoiding: upsampled.map { [$0] } ?? [])
+        return (transposed, (try Reorder(from: inputLayout, to: transposed.sourceLayout), reordered))
+    }
+
     func setParameters(_ parameters: [String: Tensor]) throws {
-        try convolution.setParameters(weights: parameters["\(spec.name).weight"]!, bias: parameters["\(spec.name).bias"]!)
+        let (weights, bias) = (parameters["\(spec.name).weight"]!, parameters["\(spec.name).bias"]!)
+        try convolution.setParameters(weights: weights, bias: bias)
+        try transposed?.convolution.setParameters(weights: weights, bias: bias)
         if let normalization, let name = spec.normalization {
             normalization.setParameters(scale: parameters["\(name).weight"]!, shift: parameters["\(name).bias"]!)
         }
@@ -94,6 +124,15 @@ final class ConvolutionBlock {
     /// until the next call.
     func forward(_ input: Memory) -> Memory {
         if let upsampling, let upsampled { upsampling.forward(input, into: upsampled) }
+        if let (transposed, reorder) = transposed {
+            var source = upsampled ?? input
+            if let (reorder, reordered) = reorder {
+                reorder(source, into: reordered)
+                source = reordered
+            }
+            transposed.forward(source, into: convolved)
+            return convolved
+        }
         convolution.forward(upsampled ?? input, into: convolved)
         guard let normalization, let normalized else { return convolved }
         normalization.forward(convolved, into: normalized)
