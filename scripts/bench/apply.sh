@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `stylize apply` against the same network in PyTorch (scripts/reference/transformer_net.py, same weights), in one run:
 # the forward pass on a SIZE x SIZE image with THREADS threads, median of REPEATS runs after a first (warm-up) one,
-# for stylize in each of PRECISIONS and PyTorch in fp32 and in its fastest CPU setting (autocast bf16 with
-# channels_last), and the wall time of a whole `stylize apply` process (start, model load, read, stylize, write).
+# for stylize in each of PRECISIONS and PyTorch in fp32 and, on CPUs with bf16 instructions, in its fastest CPU setting
+# (autocast bf16 with channels_last; scripts/reference/torch-precisions.sh), and the wall time of a whole `stylize apply` process (start, model load, read, stylize, write).
 #   usage: scripts/bench/apply.sh [MODEL (file, bundled name, or width-1.0)] [SIZE]
 #          [THREADS] [REPEATS] [PRECISIONS]
 # `width-1.0` makes a network of the paper's width (32-64-128 channels) with fresh weights: one training step on the
@@ -40,15 +40,16 @@ for precision in $precisions; do
   "$stylize" apply "$model" "$work/photo.png" -o "$work/once.png" --threads "$threads" --precision "$precision" --quiet
   echo "$(date +%s.%N) - $start" | bc > "$work/wall-$precision.txt"
 done
-for precision in fp32 bf16; do
+torch_precisions=$(scripts/reference/torch-precisions.sh)
+for precision in $torch_precisions; do
   "$py" scripts/reference/transformer_net.py bench --model "$model" --size "$size" --threads "$threads" \
     --repeats "$repeats" --precision "$precision" > "$work/torch-$precision.json"
 done
-python3 - "$work" "$size" "$threads" "$precisions" <<'PY'
+python3 - "$work" "$size" "$threads" "$precisions" "$torch_precisions" <<'PY'
 import json, re, statistics, sys
 work, size, threads, precisions = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 cpu = open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].splitlines()[0].strip()
-torch = {p: json.load(open(f"{work}/torch-{p}.json")) for p in ("fp32", "bf16")}
+torch = {p: json.load(open(f"{work}/torch-{p}.json")) for p in sys.argv[5].split()}
 fastest = min(t["median_seconds"] for t in torch.values())
 print(f"apply {size}x{size}, {threads} threads, {cpu} (forward pass, median after a warm-up run)")
 for p in precisions:

@@ -4,10 +4,12 @@
 # and in its fastest CPU setting (autocast bf16 with channels_last), and the table compares stylize with the faster
 # of the two. Prints a Markdown table naming the CPU and the instruction set oneDNN dispatched.
 #   usage: scripts/bench/gatys.sh [--sizes "256 512"] [--rounds 3] [--iterations 6] [--precisions "auto fp32"]
-#                           [--convolution direct|winograd|auto] [--no-torch]
+#                           [--convolution direct|winograd|auto] [--no-torch] [--torch-precisions "fp32 bf16"]
+# PyTorch's autocast bf16 runs by default only on CPUs with bf16 instructions (scripts/reference/torch-precisions.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 sizes="256 512"; rounds=3; iterations=6; convolution=auto; torch=1; precisions="auto fp32"
+torch_precisions=$(scripts/reference/torch-precisions.sh)
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) sizes=$2; shift 2 ;;
@@ -16,6 +18,7 @@ while [ $# -gt 0 ]; do
     --precisions) precisions=$2; shift 2 ;;
     --convolution) convolution=$2; shift 2 ;;
     --no-torch) torch=0; shift ;;
+    --torch-precisions) torch_precisions=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -31,7 +34,7 @@ for size in $sizes; do
         --convolution "$convolution" --precision "$precision" >>"$results"
     done
     if [ -n "$py" ]; then
-      for precision in fp32 bf16; do
+      for precision in $torch_precisions; do
         "$py" scripts/reference/gatys.py bench --sizes "$size" --iterations "$iterations" --repeats 1 --threads 2 \
           --precision "$precision" \
           | python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["results"][0]; print(json.dumps({"tool":"pytorch "+d["torch_version"],"precision":d["precision"],"size":r["size_hw"][0],"median_seconds_per_iteration":r["median_seconds_per_iteration"],"peak_rss_mib":r["peak_rss_mib"]}))' >>"$results"
@@ -67,5 +70,6 @@ for precision in dict.fromkeys(r["precision"] for r in ours_rows):
     print(f"\nKernels, stylize --precision {precision} at {last['size']} px (forward / backward-data): " + "; ".join(last["kernels"]))
 if any(r["tool"] != "stylize" for r in rows):
     print("\nPyTorch peak RSS: " + ", ".join(f"{s} px {p} {max(r['peak_rss_mib'] for r in rows if r['tool'] != 'stylize' and r['size'] == s and r['precision'] == p):.0f} MiB"
-                                        for s in sorted({r['size'] for r in rows}) for p in ("fp32", "bf16")))
+                                        for s in sorted({r['size'] for r in rows}) for p in ("fp32", "bf16")
+                                        if any(r['tool'] != 'stylize' and r['size'] == s and r['precision'] == p for r in rows)))
 PY
