@@ -4,6 +4,7 @@ import Stylize
 
 extension UpscalerTrainingSettings.Loss: ExpressibleByArgument {}
 extension UpscalerNet.Architecture: ExpressibleByArgument {}
+extension PhotoCrops.Augmentation: ExpressibleByArgument {}
 
 struct TrainUpscalerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,6 +69,9 @@ struct TrainUpscalerCommand: ParsableCommand {
     @Option(help: "Seed for the initial weights and the choice of patches.")
     var seed: UInt64 = 0
 
+    @Option(help: "What is done to each patch at random: mirror (left-right, half of the time) or dihedral (any of the eight mirrors and quarter turns).")
+    var augmentation = UpscalerTrainingSettings().augmentation
+
     @Option(help: "The VGG19 weights file, for the perceptual loss (default: installed by `stylize weights`).")
     var weights: String?
 
@@ -89,6 +93,7 @@ struct TrainUpscalerCommand: ParsableCommand {
         settings.pooling = pooling
         settings.tvWeight = tvWeight
         settings.seed = seed
+        settings.augmentation = augmentation
         settings.startedFrom = startFrom.map { URL(fileURLWithPath: $0).lastPathComponent }
         try settings.validate()
         return settings
@@ -100,7 +105,8 @@ struct TrainUpscalerCommand: ParsableCommand {
             let settings = try self.settings()
             let saved = try saving.prepare(UpscalerNet.self, inputs: startFrom.map { [$0] } ?? [])
             let start = try startFrom.map { try UpscalerModel(contentsOf: try BundledModels.locate($0, .upscaler)).network }
-            let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved)
+            let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved,
+                                         augmentation: settings.augmentation)
             try saving.checkPhotos(patches, quiet: machine.quiet)
             let training = try UpscalerTraining(settings: settings, photos: patches,
                                                 vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start,

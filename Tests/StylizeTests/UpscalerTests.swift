@@ -262,6 +262,41 @@ final class UpscalerTests: XCTestCase {
         XCTAssertEqual(try UpscalerTrainingSettings.fromJSON(expected.json()), expected)
     }
 
+    /// Dihedral augmentation draws all eight mirrors and quarter turns of a crop, and nothing else; mirror only the
+    /// crop and its left-right mirror. A square photo as large as the crop makes every crop a symmetry of it.
+    func testAugmentationsDrawTheSquaresSymmetries() throws {
+        let size = 32
+        var generator = SeededGenerator(seed: 9)
+        let photo = Image(width: size, height: size, pixels: (0..<3 * size * size).map { _ in Float(generator.next() % 256) })
+        try ImageIO.write(photo, to: directory.appendingPathComponent("photo.png").path)
+        func symmetries(of crop: [Float]) -> Set<[Float]> {
+            func transform(_ pixels: [Float], _ source: (Int, Int) -> (Int, Int)) -> [Float] {
+                (0..<3 * size * size).map { index in
+                    let (c, row, column) = (index / (size * size), index / size % size, index % size)
+                    let (sourceRow, sourceColumn) = source(row, column)
+                    return pixels[(c * size + sourceRow) * size + sourceColumn]
+                }
+            }
+            var all: Set<[Float]> = []
+            for transposed in [false, true] {
+                let turned = transposed ? transform(crop) { ($1, $0) } : crop
+                for upsideDown in [false, true] {
+                    for mirrored in [false, true] {
+                        all.insert(transform(turned) { (upsideDown ? size - 1 - $0 : $0, mirrored ? size - 1 - $1 : $1) })
+                    }
+                }
+            }
+            return all
+        }
+        for (augmentation, expected) in [(PhotoCrops.Augmentation.mirror, 2), (.dihedral, 8)] {
+            let crops = try PhotoCrops(directory: directory.path, size: size, augmentation: augmentation)
+            let drawn = try Set((0..<20).flatMap { try crops.batch(step: $0, count: 4, seed: 3).map(\.scalars) })
+            XCTAssertEqual(drawn.count, expected, "\(augmentation)")
+            XCTAssertEqual(symmetries(of: drawn.first!).count, 8, "the test photo has no symmetry of its own")
+            XCTAssertTrue(drawn.isSubset(of: symmetries(of: drawn.first!)), "\(augmentation): every crop is a symmetry of the others")
+        }
+    }
+
     func testFineTuningStartsFromTheGivenWeights() throws {
         let settings = settings()
         let trained = try UpscalerTraining(settings: settings, photos: try photos(patch: settings.patch), vgg: nil)

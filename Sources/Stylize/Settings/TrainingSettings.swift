@@ -96,6 +96,8 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
     /// high-frequency patterns a feature loss alone lets through.
     public var tvWeight: Float = 0
     public var seed: UInt64 = 0
+    /// What is done to each patch at random: mirrored, or any of the eight mirrors and quarter turns.
+    public var augmentation = PhotoCrops.Augmentation.mirror
     /// The model file whose weights the run started from (fine-tuning), for the record; nil for fresh weights.
     public var startedFrom: String?
 
@@ -136,6 +138,7 @@ public struct UpscalerTrainingSettings: Sendable, RecordedSettings, Equatable {
         pooling = try container.decode(.pooling, or: defaults.pooling)
         tvWeight = try container.decode(.tvWeight, or: defaults.tvWeight)
         seed = try container.decode(.seed, or: defaults.seed)
+        augmentation = try container.decode(.augmentation, or: defaults.augmentation)
         startedFrom = try container.decodeIfPresent(String.self, forKey: .startedFrom)
     }
 

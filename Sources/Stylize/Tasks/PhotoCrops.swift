@@ -1,9 +1,19 @@
 import Foundation
 
 /// Training images for a feed-forward network: random square crops of the photos in a folder, each photo resized
-/// first (`Preparation`), then cropped at a random place and flipped half of the time.
+/// first (`Preparation`), then cropped at a random place and flipped or turned (`Augmentation`).
 /// A step's crops depend only on the seed and the step's number, so a resumed run sees the same batches.
 public final class PhotoCrops {
+    /// What is done to each crop at random, so that the network sees more than the photos hold.
+    public enum Augmentation: String, Sendable, Codable, CaseIterable {
+        /// Mirrored left-right half of the time: the world seen in a mirror is still the world (style networks,
+        /// whose brush strokes have a direction, and what the shipped upscalers trained with).
+        case mirror
+        /// Any of the square's eight symmetries (mirrors and quarter turns, as EDSR trains): eight times the
+        /// crops, for networks whose task looks the same upside down, such as upscaling.
+        case dihedral
+    }
+
     public enum Preparation: Sendable {
         /// Resized so that the short side is the crop size: a crop holds most of the photo (style networks).
         case fitShortSide
@@ -15,16 +25,19 @@ public final class PhotoCrops {
     public private(set) var paths: [String]
     public let size: Int
     public let preparation: Preparation
+    public let augmentation: Augmentation
     /// Photos already decoded and resized; the whole set of ~360 photos at 256 px fits in a few hundred MB.
     private var resized: [Int: Image] = [:]
 
     public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
     /// - Parameter directory: searched recursively for .jpg, .jpeg and .png files.
-    public init(directory: String, size: Int, preparation: Preparation = .fitShortSide) throws {
+    public init(directory: String, size: Int, preparation: Preparation = .fitShortSide,
+                augmentation: Augmentation = .mirror) throws {
         paths = try Self.photos(in: directory)
         self.size = size
         self.preparation = preparation
+        self.augmentation = augmentation
     }
 
     /// The .jpg, .jpeg and .png files below `directory` (searched recursively), sorted; at least one.
@@ -74,14 +87,23 @@ public final class PhotoCrops {
             let photo = try self.photo(Int(random.next() % UInt64(paths.count)))
             let x = Int(random.next() % UInt64(photo.width - size + 1))
             let y = Int(random.next() % UInt64(photo.height - size + 1))
-            let flip = random.next() & 1 == 1
+            let mirror = random.next() & 1 == 1
+            // Drawn only for dihedral, so that mirror-only runs keep the batches they always had.
+            let symmetry = augmentation == .dihedral ? random.next() : 0
+            let (upsideDown, transposed) = (symmetry & 1 == 1, symmetry & 2 == 2)
+            let last = size - 1
             var crop = [Float](repeating: 0, count: 3 * size * size)
             let pixels = photo.pixels
             for c in 0..<3 {
                 for row in 0..<size {
-                    let line = (c * photo.height + y + row) * photo.width
                     for column in 0..<size {
-                        crop[(c * size + row) * size + column] = pixels[line + (flip ? x + size - 1 - column : x + column)]
+                        // Where in the photo this pixel of the crop comes from: a transpose, then the flips,
+                        // make the eight symmetries.
+                        var (sourceRow, sourceColumn) = transposed ? (column, row) : (row, column)
+                        if upsideDown { sourceRow = last - sourceRow }
+                        if mirror { sourceColumn = last - sourceColumn }
+                        crop[(c * size + row) * size + column] =
+                            pixels[(c * photo.height + y + sourceRow) * photo.width + x + sourceColumn]
                     }
                 }
             }
