@@ -67,8 +67,9 @@ final class TransposedConvolution {
     var implementation: String { primitive.implementation }
 
     func setParameters(weights: Tensor, bias: Tensor) throws {
-        let plain = try Memory(.plain(Self.opposite(weights).shape))
-        plain.load(Self.opposite(weights).scalars)
+        let opposite = Self.opposite(weights)
+        let plain = try Memory(.plain(opposite.shape))
+        plain.load(opposite.scalars)
         try Reorder(from: plain.descriptor, to: weightsLayout)(plain, into: self.weights)
         self.bias = try BiasAddition(layout: destinationLayout, bias: bias)
     }

@@ -69,7 +69,7 @@ final class ConvolutionBlock {
                                       precision: precision, sourceLayout: upsampling?.destinationLayout ?? inputLayout)
         let convolutionLayout = upsampling?.destinationLayout ?? convolution.sourceLayout
         transposed = training || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
-            : try Self.transposedIfFaster(convolution, spec: spec, parameters: parameters, precision: precision,
+            : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
                                           inputLayout: convolutionLayout, storage: storage, alsoAvoiding: upsampled)
         let busy = [upsampled, transposed?.reorder?.1].compactMap { $0 }
         convolved = try storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
@@ -92,7 +92,7 @@ final class ConvolutionBlock {
 
     /// The `TransposedConvolution` of a layer whose forward kernel is gemm (oneDNN's fallback where it has no direct
     /// kernel for the shape), when that one's kernel is not gemm or a reference loop too; nil otherwise.
-    private static func transposedIfFaster(_ convolution: Convolution, spec: ConvolutionSpec, parameters: [String: Tensor],
+    private static func transposedReplacingFallback(_ convolution: Convolution, spec: ConvolutionSpec, parameters: [String: Tensor],
                                            precision: Precision, inputLayout: MemoryDescriptor, storage: ActivationStorage,
                                            alsoAvoiding upsampled: Memory?)
         throws -> (convolution: TransposedConvolution, reorder: (Reorder, Memory)?)? {
