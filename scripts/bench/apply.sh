@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `stylize apply` against the same network in PyTorch (scripts/reference/transformer_net.py, same weights), in one run:
 # the forward pass on a SIZE x SIZE image with THREADS threads, median of REPEATS runs after a first (warm-up) one,
-# for stylize in each of PRECISIONS and PyTorch in fp32 and, on CPUs with bf16 instructions, in its fastest CPU setting
-# (autocast bf16 with channels_last; scripts/reference/torch-precisions.sh), and the wall time of a whole `stylize apply` process (start, model load, read, stylize, write).
+# for stylize in each of PRECISIONS and PyTorch in fp32 and, on CPUs with bf16 instructions, in its fastest CPU
+# setting (autocast bf16 with channels_last; scripts/reference/torch-precisions.sh), and the wall time of a whole
+# `stylize apply` process (start, model load, read, stylize, write).
 #   usage: scripts/bench/apply.sh [MODEL (file, bundled name, or width-1.0)] [SIZE]
 #          [THREADS] [REPEATS] [PRECISIONS]
 # `width-1.0` makes a network of the paper's width (32-64-128 channels) with fresh weights: one training step on the

@@ -70,6 +70,6 @@ for precision in dict.fromkeys(r["precision"] for r in ours_rows):
     print(f"\nKernels, stylize --precision {precision} at {last['size']} px (forward / backward-data): " + "; ".join(last["kernels"]))
 if any(r["tool"] != "stylize" for r in rows):
     print("\nPyTorch peak RSS: " + ", ".join(f"{s} px {p} {max(r['peak_rss_mib'] for r in rows if r['tool'] != 'stylize' and r['size'] == s and r['precision'] == p):.0f} MiB"
-                                        for s in sorted({r['size'] for r in rows}) for p in ("fp32", "bf16")
-                                        if any(r['tool'] != 'stylize' and r['size'] == s and r['precision'] == p for r in rows)))
+                                        for s in sorted({r['size'] for r in rows})
+                                        for p in dict.fromkeys(r['precision'] for r in rows if r['tool'] != 'stylize')))
 PY

@@ -25,13 +25,19 @@ final class BiasAddition {
     private let primitive: Primitive
     private let bias: Memory
 
-    init(layout: MemoryDescriptor, bias: Tensor) throws {
-        var values = layout, perChannel = MemoryDescriptor.perChannel(bias.shape[0], like: layout), sum = layout
+    /// The bias starts at zero (`setBias`).
+    init(layout: MemoryDescriptor, channels: Int) throws {
+        var values = layout, perChannel = MemoryDescriptor.perChannel(channels, like: layout), sum = layout
         var desc = dnnl_binary_desc_t()
         try check(dnnl_binary_desc_init(&desc, dnnl_binary_add, &values, &perChannel, &sum), "binary_desc_init")
         primitive = try Primitive(desc, name: "bias addition")
-        self.bias = try Memory(perChannel)
-        self.bias.load(bias.scalars + [Float](repeating: 0, count: self.bias.capacity - bias.scalars.count))
+        bias = try Memory(perChannel)
+        bias.load([Float](repeating: 0, count: bias.capacity))
+    }
+
+    /// `values` [C], into the first C of the block-padded buffer (the padding stays zero).
+    func setBias(_ values: Tensor) {
+        bias.load(values.scalars + [Float](repeating: 0, count: bias.capacity - values.scalars.count))
     }
 
     func callAsFunction(_ values: Memory) {

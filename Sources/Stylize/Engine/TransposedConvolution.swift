@@ -17,7 +17,7 @@ final class TransposedConvolution {
     private let primitive: Primitive
     private let weightsLayout: MemoryDescriptor
     private let weights: Memory
-    private var bias: BiasAddition
+    private let bias: BiasAddition
 
     /// - Parameters: as `Convolution`'s (stride 1, no fused ReLU).
     init(inputShape: [Int], weights: Tensor, bias: Tensor, padding: Int, precision: Precision = .fp32) throws {
@@ -42,7 +42,7 @@ final class TransposedConvolution {
         destinationLayout = primitive.layout(dnnl_query_diff_src_md)
         weightsLayout = primitive.layout(dnnl_query_weights_md)
         self.weights = try Memory(weightsLayout)
-        self.bias = try BiasAddition(layout: destinationLayout, bias: bias)
+        self.bias = try BiasAddition(layout: destinationLayout, channels: outputShape[1])
         try setParameters(weights: weights, bias: bias)
     }
 
@@ -71,7 +71,7 @@ final class TransposedConvolution {
         let plain = try Memory(.plain(opposite.shape))
         plain.load(opposite.scalars)
         try Reorder(from: plain.descriptor, to: weightsLayout)(plain, into: self.weights)
-        self.bias = try BiasAddition(layout: destinationLayout, bias: bias)
+        self.bias.setBias(bias)
     }
 
     func forward(_ source: Memory, into destination: Memory) {
