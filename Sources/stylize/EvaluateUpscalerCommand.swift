@@ -25,6 +25,9 @@ struct EvaluateUpscalerCommand: ParsableCommand {
     @Option(help: "An upscaler model file or a bundled upscaler's name (default: xN for --scale N).")
     var model: String?
 
+    @Flag(help: "Average the network's results over each photo's eight mirrors and quarter turns (as `upscale --self-ensemble`).")
+    var selfEnsemble = false
+
     @Option(help: "Evaluate at most this many photos (the first, sorted by name).")
     var limit: Int?
 
@@ -48,12 +51,13 @@ struct EvaluateUpscalerCommand: ParsableCommand {
             if let limit { files = Array(files.prefix(limit)) }
             let photos = try files.map { (URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent, try ImageIO.read($0)) }
             print("photo\tnet PSNR\tbicubic PSNR\tgain dB\tnet SSIM\tbicubic SSIM\tnet sharpness\tbicubic sharpness\tnet periodic\tbicubic periodic")
-            let evaluation = try UpscalerEvaluation(upscaler: Upscaler(network: network, precision: machine.precision), photos: photos) { row, truth, upscaled, bicubic in
+            let evaluation = try UpscalerEvaluation(upscaler: Upscaler(network: network, precision: machine.precision, selfEnsemble: selfEnsemble), photos: photos) { row, truth, upscaled, bicubic in
                 print(Self.line(row.name, row.network, row.bicubic))
                 if let saveDir {
                     let base = URL(fileURLWithPath: saveDir).appendingPathComponent(row.name).path
+                    let method = URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent + (selfEnsemble ? "-self-ensemble" : "")
                     try ImageIO.write(truth, to: base + "-truth.png")
-                    try ImageIO.write(upscaled, to: base + "-\(URL(fileURLWithPath: name).deletingPathExtension().lastPathComponent).png")
+                    try ImageIO.write(upscaled, to: base + "-\(method).png")
                     try ImageIO.write(bicubic, to: base + "-bicubic.png")
                 }
                 guard !interrupted.load(ordering: .relaxed) else { throw Interrupted(message: "evaluated \(row.name) and the photos before it") }

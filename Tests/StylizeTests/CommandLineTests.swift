@@ -185,7 +185,8 @@ final class CommandLineTests: XCTestCase {
         for key in ["pixel", "psnr", "bicubic_psnr", "seconds", "images_per_second"] { XCTAssertNotNil(last[key] as? Double, key) }
 
         let small = path("input-small.png")
-        for (arguments, side) in [(["--model", model], 2), (["--method", "bicubic", "--scale", "3"], 3)] {
+        for (arguments, side) in [(["--model", model], 2), (["--model", model, "--self-ensemble"], 2),
+                                  (["--method", "bicubic", "--scale", "3"], 3)] {
             let result = try stylize(["upscale", Self.content, "-o", small, "--quiet"] + arguments)
             XCTAssertEqual(result.status, 0, result.stderr)
             let header = try Data(contentsOf: URL(fileURLWithPath: small))
@@ -207,6 +208,8 @@ final class CommandLineTests: XCTestCase {
         let input = path("input-x2.safetensors")
         try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", input, "--scale", "4"], mentions: "--scale is 4, but the model")
         try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--scale", "5"], mentions: "--scale")
+        try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--method", "bicubic", "--self-ensemble"],
+                          mentions: "--self-ensemble is for --method net")
         try assertRefused(["upscale", path("nowhere.png"), "-o", path("out.png"), "--model", input], mentions: "nowhere.png")
         try assertRefused(["upscale", Self.content, "-o", path("out.png"), "--model", path("input-x2.checkpoint.safetensors")],
                           mentions: "not a usable upscaler")

@@ -64,6 +64,24 @@ final class ImageTests: XCTestCase {
         XCTAssertEqual(image.pixels.filter { $0 != 0 }.count, 1)
     }
 
+    /// The eight symmetries of a 3x2 image are eight different images, each undone by its inverse, and the transposed
+    /// upside-down one is the quarter turn clockwise.
+    func testSymmetriesAreTheMirrorsAndQuarterTurnsAndAreUndone() {
+        let image = Image(width: 3, height: 2, pixels: (0..<18).map(Float.init))
+        XCTAssertEqual(Set(Symmetry.all).count, 8)
+        XCTAssertEqual(Set(Symmetry.all.map { image.transformed(by: $0).pixels }).count, 8)
+        for symmetry in Symmetry.all {
+            let transformed = image.transformed(by: symmetry)
+            XCTAssertEqual([transformed.width, transformed.height], symmetry.transposed ? [2, 3] : [3, 2], "\(symmetry)")
+            XCTAssertEqual(transformed.transformed(by: symmetry.inverse), image, "\(symmetry)")
+        }
+        // Rows 0 1 2 / 3 4 5 turned clockwise: 3 0 / 4 1 / 5 2 (the first channel).
+        let turned = image.transformed(by: Symmetry(transposed: true, upsideDown: true))
+        XCTAssertEqual(Array(turned.pixels[0..<6]), [3, 0, 4, 1, 5, 2])
+        XCTAssertEqual(Array(turned.pixels[6..<12]), [9, 6, 10, 7, 11, 8])
+        XCTAssertEqual(image.transformed(by: .identity), image)
+    }
+
     func testClampedLimitsToByteRangeAndZeroesNaN() {
         let image = Image(width: 4, height: 1, pixels: [-3, 300, .nan, 12.5] + [Float](repeating: 1, count: 8))
         XCTAssertEqual(Array(image.clamped().pixels.prefix(4)), [0, 255, 0, 12.5])

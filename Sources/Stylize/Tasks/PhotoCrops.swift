@@ -87,27 +87,12 @@ public final class PhotoCrops {
             let photo = try self.photo(Int(random.next() % UInt64(paths.count)))
             let x = Int(random.next() % UInt64(photo.width - size + 1))
             let y = Int(random.next() % UInt64(photo.height - size + 1))
-            let mirror = random.next() & 1 == 1
+            let mirrored = random.next() & 1 == 1
             // Drawn only for dihedral, so that mirror-only runs keep the batches they always had.
             let symmetry = augmentation == .dihedral ? random.next() : 0
-            let (upsideDown, transposed) = (symmetry & 1 == 1, symmetry & 2 == 2)
-            let last = size - 1
-            var crop = [Float](repeating: 0, count: 3 * size * size)
-            let pixels = photo.pixels
-            for c in 0..<3 {
-                for row in 0..<size {
-                    for column in 0..<size {
-                        // Where in the photo this pixel of the crop comes from: a transpose, then the flips,
-                        // make the eight symmetries.
-                        var (sourceRow, sourceColumn) = transposed ? (column, row) : (row, column)
-                        if upsideDown { sourceRow = last - sourceRow }
-                        if mirror { sourceColumn = last - sourceColumn }
-                        crop[(c * size + row) * size + column] =
-                            pixels[(c * photo.height + y + sourceRow) * photo.width + x + sourceColumn]
-                    }
-                }
-            }
-            return Tensor(shape: [3, size, size], scalars: crop)
+            let crop = photo.cropped(top: y, left: x, height: size, width: size)
+                .transformed(by: Symmetry(transposed: symmetry & 2 == 2, upsideDown: symmetry & 1 == 1, mirrored: mirrored))
+            return crop.tensor
         }
     }
 
