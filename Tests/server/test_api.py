@@ -93,7 +93,7 @@ def test_apply_and_upscale_with_bundled_and_uploaded_models(serve):
     server = serve()
     bundled = server.submit("apply", model="starry-night", size=128).json()["id"]
     uploaded = server.submit("apply", files=[("model", ("m", (ROOT / "models/great-wave.safetensors").read_bytes()))]).json()["id"]
-    upscaled = server.submit("upscale", photo="cincinnati-bridge.jpg", model="x2").json()["id"]
+    upscaled = server.submit("upscale", photo="cincinnati-bridge.jpg", model="x2", **{"self-ensemble": "on"}).json()["id"]
     upscaler = (ROOT / "models/upscalers/x2.safetensors").read_bytes()
     uploaded_upscaler = server.submit("upscale", files=[("model", ("u", upscaler))]).json()["id"]
     for id in (bundled, uploaded, upscaled, uploaded_upscaler):
@@ -101,6 +101,7 @@ def test_apply_and_upscale_with_bundled_and_uploaded_models(serve):
     assert max(png_size(server.get(f"/api/jobs/{bundled}/result").content)) == 128
     cat = png_size((EXAMPLES / "chelsea-cat.png").read_bytes())
     assert png_size(server.get(f"/api/jobs/{uploaded}/result").content) == cat
+    assert server.job(upscaled)["settings"]["self-ensemble"] == "on"
     bridge = server.get(f"/api/jobs/{upscaled}/result").content
     assert len(bridge) > 1000 and server.job(upscaled)["progress"] == {"done": 1, "total": 1}
     assert png_size(server.get(f"/api/jobs/{uploaded_upscaler}/result").content) == (2 * cat[0], 2 * cat[1])
@@ -128,6 +129,7 @@ def test_bad_settings_get_400_with_the_command_lines_message(serve, tmp_path):
                         (dict(styles=("no-such-style",)), "no-such-style"), (dict(styles=()), "needs a style"),
                         (dict(photo=None, files=[("style", ("s.png", (EXAMPLES / "great-wave.png").read_bytes()))]), "'content'"), (dict(init="photo.png"), "--init must be content, noise or blurred"),
                         (dict(kind="apply", model="no-such-model"), "no-such-model"), (dict(kind="upscale", scale="5"), "--scale"),
+                        (dict(kind="upscale", **{"self-ensemble": "yes"}), "--self-ensemble should be on or off"),
                         # a path in a name field must not make the server read a file of the client's choosing
                         (dict(kind="apply", model=str(ROOT / "models/great-wave.safetensors")), "is not a bundled style model"),
                         (dict(kind="upscale", model="/etc/passwd"), "is not a bundled upscaler model")]:

@@ -1,6 +1,7 @@
 """The page end to end in a real browser: headless Chromium (Debian's chromium and chromium-driver) driven by Selenium.
 It drops a photo, starts a small transfer with a bundled style, watches the preview change and the result arrive,
-and saves screenshots (out/serve-desktop.png, out/serve-phone.png) to look at."""
+and saves screenshots (out/serve-desktop.png, out/serve-phone.png) to look at; and an upscale with the page's
+checkbox for averaging over the eight turns (out/serve-upscale.png)."""
 import os
 import shutil
 import time
@@ -13,7 +14,7 @@ from conftest import EXAMPLES, ROOT
 selenium = pytest.importorskip("selenium", reason="pip install selenium (scripts/setup.sh does)")
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium")
 DRIVER = shutil.which("chromedriver")
@@ -78,3 +79,22 @@ def test_a_transfer_from_the_page(serve, browser):
 
     problems = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     assert not problems, f"errors in the page's console (a content security policy violation, say): {problems}"
+
+
+def test_an_averaged_upscale_from_the_page(serve, browser):
+    server = serve()
+    browser.get(server.url + "/")
+    wait = WebDriverWait(browser, 60)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#upscalers option"))
+    browser.find_element(By.ID, "content").send_keys(str(EXAMPLES / "chelsea-cat.png"))
+    browser.find_element(By.CSS_SELECTOR, "input[name=kind][value=upscale]").click()
+    Select(browser.find_element(By.ID, "upscalers")).select_by_value("x2-fast")
+    browser.find_element(By.CSS_SELECTOR, "fieldset[data-kind=upscale] input[name=self-ensemble]").click()
+    browser.find_element(By.ID, "start").click()
+    wait.until(lambda d: d.find_element(By.ID, "download").is_displayed())
+    job = server.get("/api/jobs").json()[0]
+    assert job["kind"] == "upscale" and job["settings"] == {"model": "x2-fast", "self-ensemble": "on"}, job
+    assert browser.find_element(By.ID, "job-status").text.startswith("done")
+    wait.until(lambda d: "averaged over eight turns" in d.find_element(By.ID, "gallery").text)
+    (ROOT / "out").mkdir(exist_ok=True)
+    browser.save_screenshot(str(ROOT / "out" / "serve-upscale.png"))

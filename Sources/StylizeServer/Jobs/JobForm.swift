@@ -54,7 +54,7 @@ public enum JobForm {
                     "init", "init-blur", "preserve-colors", "optimizer", "learning-rate", "seed", "content-layers",
                     "style-layers", "pooling", "style"],
         .apply: ["model", "size", "margin"],
-        .upscale: ["model", "scale"],
+        .upscale: ["model", "scale", "self-ensemble"],
     ]
 
     /// The transfer settings a job's fields describe, checked. One stage (the server shows one image forming).
@@ -121,6 +121,15 @@ public enum JobForm {
     public static func scale(_ fields: [String: String]) throws -> Int? {
         let form = Fields(fields)
         return form.text("scale") == nil ? nil : try form.whole("scale", or: 0)
+    }
+
+    /// `upscale --self-ensemble`: "on" (what a ticked checkbox sends) or "off"; off when not sent.
+    public static func selfEnsemble(_ fields: [String: String]) throws -> Bool {
+        switch Fields(fields).text("selfEnsemble") {
+        case nil, "off": return false
+        case "on": return true
+        case let text?: throw InvalidInput("selfEnsemble", "should be on or off, not '\(text)'")
+        }
     }
 
     /// The text fields of one job, single-valued, read as the library's types.

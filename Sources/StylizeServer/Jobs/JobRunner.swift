@@ -144,7 +144,7 @@ public final class JobRunner: Sendable {
         case .upscale:
             let model = try JobForm.model(job.fields, uploaded: folders.model(job.id), .upscaler)
             let upscaler = Upscaler(network: try Upscaler.network(model: model?.path, scale: try JobForm.scale(job.fields)),
-                                    precision: settings.precision)
+                                    precision: settings.precision, selfEnsemble: try JobForm.selfEnsemble(job.fields))
             try finish(job, with: try upscaler.upscale(photo))
         }
         return .done

@@ -98,7 +98,8 @@ async function submit(event) {
   form.append("content", state.photo, "photo");
   const fieldset = activeFieldset();
   for (const input of fieldset.querySelectorAll("input[name], select[name]")) {
-    if (input.value !== "") form.append(input.name, input.value);
+    if (input.type === "checkbox") { if (input.checked) form.append(input.name, "on"); }
+    else if (input.value !== "") form.append(input.name, input.value);
   }
   if (kind() === "transfer") {
     for (const file of $("#style-files").files) form.append("style", file, "style");
@@ -184,7 +185,8 @@ function describe(job) {
   const settings = job.settings ?? {};
   if (job.kind === "transfer") return `Painting, ${settings.size ?? state.defaults?.transfer.size} px`;
   if (job.kind === "apply") return `Applying ${settings.model ?? "an uploaded model"}`;
-  return `Upscaling with ${settings.model ?? "x" + (settings.scale ?? 4)}`;
+  const averaged = settings["self-ensemble"] === "on" ? ", averaged over eight turns" : "";
+  return `Upscaling with ${settings.model ?? "x" + (settings.scale ?? 4)}${averaged}`;
 }
 
 function ordinal(n) { return n + (n === 1 ? "st" : n === 2 ? "nd" : n === 3 ? "rd" : "th"); }
