@@ -68,7 +68,7 @@ def test_a_transfer_from_the_page(serve, browser):
     assert browser.execute_script("return arguments[0].complete && arguments[0].naturalWidth", live) == 192
     canvas_drawn = browser.execute_script(
         "const c = document.getElementById('plot'); return c.getContext('2d').getImageData(0, 0, c.width, c.height).data.some(v => v > 0)")
-    assert canvas_drawn, "the loss plot was drawn"
+    assert canvas_drawn and browser.find_element(By.ID, "plot").is_displayed(), "the loss plot was drawn"
     browser.save_screenshot(str(out / "serve-desktop.png"))
 
     # Phone width: one column, nothing wider than the screen.
@@ -95,6 +95,7 @@ def test_an_averaged_upscale_from_the_page(serve, browser):
     job = server.get("/api/jobs").json()[0]
     assert job["kind"] == "upscale" and job["settings"] == {"model": "x2-fast", "self-ensemble": "on"}, job
     assert browser.find_element(By.ID, "job-status").text.startswith("done")
+    assert not browser.find_element(By.ID, "plot").is_displayed(), "an upscale has no losses to plot"
     wait.until(lambda d: "averaged over eight turns" in d.find_element(By.ID, "gallery").text)
     (ROOT / "out").mkdir(exist_ok=True)
     browser.save_screenshot(str(ROOT / "out" / "serve-upscale.png"))

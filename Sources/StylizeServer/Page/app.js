@@ -155,6 +155,7 @@ function watch(id) {
 
 function showState(job) {
   $("#job-title").textContent = describe(job);
+  $("#losses").hidden = job.kind !== "transfer";  // only a painting has losses to plot
   setProgress(job.progress.done, job.progress.total, job.status + (job.position ? ` (${ordinal(job.position)} in the queue)` : ""));
   if (job.result) $("#live").src = `/api/jobs/${job.id}/result`;
   else if (job.preview) $("#live").src = `/api/jobs/${job.id}/preview?at=${job.progress.done}`;
