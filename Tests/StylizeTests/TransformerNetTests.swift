@@ -84,6 +84,19 @@ final class TransformerNetTests: XCTestCase, RandomTensors {
         }
     }
 
+    /// oneDNN falls back to im2col + gemm where it has no direct kernel for a layer, and then writes plain layouts, in
+    /// which it has no direct kernel for the next layers either (on AVX2, for the transformer's first 9x9 layer). A
+    /// forward-only network reorders out of that once: after the first layer, no convolution runs the fallback.
+    func testForwardOnlyTransformerLeavesTheGemmFallbackAfterItsFirstLayer() throws {
+        let transformer = try TransformerNet(width: 1, seed: 5)
+        let network = try CompiledNetwork(TransformerNet.layers(channels: transformer.channels), parameters: transformer.parameters,
+                                          inputShape: [1, 3, 64, 64], precision: .fp32, training: false)
+        XCTAssertEqual(network.implementations.count, 16)
+        for (index, implementation) in network.implementations.enumerated().dropFirst() {
+            XCTAssertFalse(implementation.contains("gemm") || implementation.hasPrefix("ref"), "layer \(index): \(network.implementations)")
+        }
+    }
+
     func testRejectsSidesThatAreNotMultiplesOfFour() {
         XCTAssertThrowsError(try CompiledTransformerNet(try TransformerNet(width: 0.125, seed: 1), height: 10, width: 12))
     }

@@ -112,6 +112,16 @@ final class CompiledNetwork {
         return best
     }
 
+    /// oneDNN's forward kernel for each convolution, in order.
+    var implementations: [String] {
+        stages.flatMap { stage in
+            switch stage {
+            case .convolution(let block): [block.forwardImplementation]
+            case .residual(let block): [block.first.forwardImplementation, block.second.forwardImplementation]
+            }
+        }
+    }
+
     /// Loads new parameters (after an optimiser step) into the compiled primitives.
     func setParameters(_ parameters: [String: Tensor]) throws {
         for stage in stages {

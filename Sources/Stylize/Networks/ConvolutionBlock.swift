@@ -6,6 +6,9 @@ enum ActivationStorage {
 
     var training: Bool { if case .own = self { true } else { false } }
 
+    /// Whether two more activations fit beside the busy ones (forward passes only: the slots hold three).
+    var fitsTwoMore: Bool { if case .slots(_, let busy) = self { busy.count <= 1 } else { false } }
+
     /// Memory for an activation; `alsoBusy`: what else must not be overwritten while it is written.
     func memory(_ layout: MemoryDescriptor, alsoAvoiding alsoBusy: [Memory] = []) throws -> Memory {
         switch self {
@@ -30,6 +33,9 @@ final class ConvolutionBlock {
 
     private let upsampling: NearestUpsampling?
     private let upsampled: Memory?
+    /// Forward passes only, where the input's layout leaves oneDNN only its gemm fallback for the layer and a layout
+    /// of its own choosing has a direct kernel: the input reordered to that layout (later layers then stay in it).
+    private let inputReorder: (Reorder, Memory)?
     private let convolution: Convolution
     /// Forward passes only, where oneDNN's forward kernel for the layer is gemm and the opposite convolution's
     /// backward-data kernel is not: the layer run by that kernel, after a reorder of its input if it wants another
@@ -63,15 +69,27 @@ final class ConvolutionBlock {
             upsampling = nil
             upsampled = nil
         }
-        convolution = try Convolution(inputShape: convolutionInput, weights: parameters["\(spec.name).weight"]!,
-                                      bias: parameters["\(spec.name).bias"]!, stride: spec.stride,
-                                      padding: spec.kernel / 2, fusedReLU: spec.relu && spec.normalization == nil,
-                                      precision: precision, sourceLayout: upsampling?.destinationLayout ?? inputLayout)
+        func makeConvolution(sourceLayout: MemoryDescriptor?) throws -> Convolution {
+            try Convolution(inputShape: convolutionInput, weights: parameters["\(spec.name).weight"]!,
+                            bias: parameters["\(spec.name).bias"]!, stride: spec.stride, padding: spec.kernel / 2,
+                            fusedReLU: spec.relu && spec.normalization == nil, precision: precision, sourceLayout: sourceLayout)
+        }
+        var convolution = try makeConvolution(sourceLayout: upsampling?.destinationLayout ?? inputLayout)
+        var inputReorder: (Reorder, Memory)? = nil
+        if upsampling == nil, let inputLayout, storage.fitsTwoMore, Self.isFallback(convolution.forwardImplementation) {
+            let chosen = try makeConvolution(sourceLayout: nil)
+            if !Self.isFallback(chosen.forwardImplementation) && !chosen.sourceLayout.sameLayout(as: inputLayout) {
+                convolution = chosen
+                inputReorder = (try Reorder(from: inputLayout, to: chosen.sourceLayout), try storage.memory(chosen.sourceLayout))
+            }
+        }
+        self.convolution = convolution
+        self.inputReorder = inputReorder
         let convolutionLayout = upsampling?.destinationLayout ?? convolution.sourceLayout
         transposed = training || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
             : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
                                           inputLayout: convolutionLayout, storage: storage, alsoAvoiding: upsampled)
-        let busy = [upsampled, transposed?.reorder?.1].compactMap { $0 }
+        let busy = [upsampled, inputReorder?.1, transposed?.reorder?.1].compactMap { $0 }
         convolved = try storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
                                        alsoAvoiding: busy)
         if let name = spec.normalization {
@@ -85,9 +103,14 @@ final class ConvolutionBlock {
             normalized = nil
         }
         fusedReLUBackward = convolution.fusedReLU ? try ReLUBackward(layout: convolution.destinationLayout) : nil
-        self.inputLayout = upsampling?.sourceLayout ?? convolution.sourceLayout
+        self.inputLayout = upsampling?.sourceLayout ?? inputReorder.map { _ in inputLayout! } ?? convolution.sourceLayout
         outputLayout = transposed?.convolution.destinationLayout ?? convolution.destinationLayout
         outputShape = convolution.outputShape
+    }
+
+    /// oneDNN's im2col + gemm, or a reference loop: what it runs where it has no direct kernel for the layer.
+    private static func isFallback(_ implementation: String) -> Bool {
+        implementation.contains("gemm") || implementation.hasPrefix("ref")
     }
 
     /// The `TransposedConvolution` of a layer whose forward kernel is gemm (oneDNN's fallback where it has no direct
@@ -96,7 +119,6 @@ final class ConvolutionBlock {
                                            precision: Precision, inputLayout: MemoryDescriptor, storage: ActivationStorage,
                                            alsoAvoiding upsampled: Memory?)
         throws -> (convolution: TransposedConvolution, reorder: (Reorder, Memory)?)? {
-        func isFallback(_ implementation: String) -> Bool { implementation.contains("gemm") || implementation.hasPrefix("ref") }
         guard isFallback(convolution.forwardImplementation),
               let transposed = try? TransposedConvolution(inputShape: convolution.inputShape,
                                                           weights: parameters["\(spec.name).weight"]!,
@@ -117,6 +139,9 @@ final class ConvolutionBlock {
         }
     }
 
+    /// oneDNN's kernel for the forward pass (`jit:avx2`, `brgconv:avx512_core_amx_bf16`, `x64:gemm:jit`).
+    var forwardImplementation: String { transposed?.convolution.implementation ?? convolution.forwardImplementation }
+
     /// The output of the last forward pass.
     var output: Memory { normalized ?? convolved }
 
@@ -124,6 +149,11 @@ final class ConvolutionBlock {
     /// until the next call.
     func forward(_ input: Memory) -> Memory {
         if let upsampling, let upsampled { upsampling.forward(input, into: upsampled) }
+        var input = input
+        if let (reorder, reordered) = inputReorder {
+            reorder(input, into: reordered)
+            input = reordered
+        }
         if let (transposed, reorder) = transposed {
             var source = upsampled ?? input
             if let (reorder, reordered) = reorder {

@@ -2,8 +2,8 @@
 /// Its backward pass sends the output gradient both through the two convolutions and straight to x, and adds them.
 final class ResidualBlock {
     let layout: MemoryDescriptor
-    private let first: ConvolutionBlock
-    private let second: ConvolutionBlock
+    let first: ConvolutionBlock
+    let second: ConvolutionBlock
     private let addition: Addition
     let output: Memory
     private var inputGradient: Memory?
