@@ -4,9 +4,10 @@
 # residual network on the perceptual loss), STEPS steps each, from the same seed. Prints images per second and the
 # loss at the last step, as a Markdown table naming the CPU.
 #   usage: scripts/bench/training.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [STEPS (30)] [PRECISIONS ("fp32 auto")]
+#          [ONLY (runs whose name contains this, e.g. "width 1.0")]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
-photos=${1:-/tmp/photos}; steps=${2:-30}; precisions=${3:-"fp32 auto"}
+photos=${1:-/tmp/photos}; steps=${2:-30}; precisions=${3:-"fp32 auto"}; only=${4:-}
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
 stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
@@ -22,6 +23,7 @@ echo "| what | --precision | ran in | images/s | loss at step $steps |"
 echo "|---|---|---|---:|---:|"
 for run in "${runs[@]}"; do
   name=${run%%|*}; read -ra args <<<"${run#*|}"
+  [[ $name == *"$only"* ]] || continue
   for precision in $precisions; do
     rm -f "$work"/m*
     echo "bench/training: $name, $precision" >&2

@@ -6,8 +6,14 @@ enum ActivationStorage {
 
     var training: Bool { if case .own = self { true } else { false } }
 
-    /// Whether two more activations fit beside the busy ones (forward passes only: the slots hold three).
-    var fitsTwoMore: Bool { if case .slots(_, let busy) = self { busy.count <= 1 } else { false } }
+    /// Whether a block can keep a copy of its input besides its output: always when training; in the three shared
+    /// slots only beside a single busy buffer.
+    var roomForAnInputCopy: Bool {
+        switch self {
+        case .own: true
+        case .slots(_, let busy): busy.count <= 1
+        }
+    }
 
     /// Memory for an activation; `alsoBusy`: what else must not be overwritten while it is written.
     func memory(_ layout: MemoryDescriptor, alsoAvoiding alsoBusy: [Memory] = []) throws -> Memory {
@@ -33,8 +39,10 @@ final class ConvolutionBlock {
 
     private let upsampling: NearestUpsampling?
     private let upsampled: Memory?
-    /// Forward passes only, where the input's layout leaves oneDNN only its gemm fallback for the layer and a layout
-    /// of its own choosing has a direct kernel: the input reordered to that layout (later layers then stay in it).
+    /// Where a layout of oneDNN's own choosing gets a faster kind of kernel for the layer than the input's layout
+    /// (on AVX2 its direct kernels want channels in blocks of 8, which a gemm layer before does not write): the
+    /// input reordered to that layout (later layers then stay in it), and the memory it is reordered into (which the
+    /// backward pass reads).
     private let inputReorder: (Reorder, Memory)?
     private let convolution: Convolution
     /// Forward passes only, where oneDNN's forward kernel for the layer is gemm and the opposite convolution's
@@ -75,20 +83,22 @@ final class ConvolutionBlock {
                             fusedReLU: spec.relu && spec.normalization == nil, precision: precision, sourceLayout: sourceLayout)
         }
         var convolution = try makeConvolution(sourceLayout: upsampling?.destinationLayout ?? inputLayout)
+        transposed = training || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
+            : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
+                                                   inputLayout: upsampling?.destinationLayout ?? convolution.sourceLayout,
+                                                   storage: storage, alsoAvoiding: upsampled)
         var inputReorder: (Reorder, Memory)? = nil
-        if upsampling == nil, let inputLayout, storage.fitsTwoMore, Self.isFallback(convolution.forwardImplementation) {
+        if transposed == nil, upsampling == nil, let inputLayout, storage.roomForAnInputCopy,
+           Self.rank(convolution.forwardImplementation) < Self.rank("direct") {
             let chosen = try makeConvolution(sourceLayout: nil)
-            if !Self.isFallback(chosen.forwardImplementation) && !chosen.sourceLayout.sameLayout(as: inputLayout) {
+            if Self.rank(chosen.forwardImplementation) > Self.rank(convolution.forwardImplementation)
+                && !chosen.sourceLayout.sameLayout(as: inputLayout) {
                 convolution = chosen
                 inputReorder = (try Reorder(from: inputLayout, to: chosen.sourceLayout), try storage.memory(chosen.sourceLayout))
             }
         }
         self.convolution = convolution
         self.inputReorder = inputReorder
-        let convolutionLayout = upsampling?.destinationLayout ?? convolution.sourceLayout
-        transposed = training || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
-            : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
-                                          inputLayout: convolutionLayout, storage: storage, alsoAvoiding: upsampled)
         let busy = [upsampled, inputReorder?.1, transposed?.reorder?.1].compactMap { $0 }
         convolved = try storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
                                        alsoAvoiding: busy)
@@ -109,8 +119,11 @@ final class ConvolutionBlock {
     }
 
     /// oneDNN's im2col + gemm, or a reference loop: what it runs where it has no direct kernel for the layer.
-    private static func isFallback(_ implementation: String) -> Bool {
-        implementation.contains("gemm") || implementation.hasPrefix("ref")
+    private static func isFallback(_ implementation: String) -> Bool { rank(implementation) < rank("direct") }
+
+    /// How fast a kind of oneDNN kernel is: a reference loop 0, im2col + gemm 1, a direct (jit) kernel 2.
+    private static func rank(_ implementation: String) -> Int {
+        implementation.hasPrefix("ref") ? 0 : implementation.contains("gemm") ? 1 : 2
     }
 
     /// The `TransposedConvolution` of a layer whose forward kernel is gemm (oneDNN's fallback where it has no direct
@@ -186,7 +199,7 @@ final class ConvolutionBlock {
             fusedReLUBackward(output: convolved, gradient: outputGradient, into: buffers.convolved)
             gradient = buffers.convolved
         }
-        let (weights, bias) = try convolution.backwardWeights(source: upsampled ?? input, outputGradient: gradient)
+        let (weights, bias) = try convolution.backwardWeights(source: upsampled ?? inputReorder?.1 ?? input, outputGradient: gradient)
         parameterGradients[spec.name + ".weight", default: []].add(weights.scalars)
         parameterGradients[spec.name + ".bias", default: []].add(bias.scalars)
         guard inputGradient else { return nil }
@@ -203,10 +216,10 @@ final class ConvolutionBlock {
 
     private func backwardBuffers() throws -> (convolved: Memory, convolutionInput: Memory, reordered: (Reorder, Memory)?, input: Memory?) {
         if let gradients { return gradients }
-        // The backward-data kernel may pick another layout than the forward pass read; it is then reordered.
+        // The backward-data kernel may pick another layout than the block's input has; it is then reordered.
         let dataLayout = try convolution.inputGradientLayout()
-        let reordered = dataLayout.sameLayout(as: convolution.sourceLayout)
-            ? nil : (try Reorder(from: dataLayout, to: convolution.sourceLayout), try Memory(convolution.sourceLayout))
+        let target = inputReorder == nil ? convolution.sourceLayout : inputLayout
+        let reordered = dataLayout.sameLayout(as: target) ? nil : (try Reorder(from: dataLayout, to: target), try Memory(target))
         let made = (try Memory(mapping: outputLayout), try Memory(mapping: dataLayout), reordered,
                     try upsampling.map { try Memory(mapping: $0.sourceLayout) })
         gradients = made
