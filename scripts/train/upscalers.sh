@@ -21,24 +21,27 @@ stylize=$(build_product stylize)
 mkdir -p models/upscalers
 for name in "${names[@]}"; do
   # The shipped settings (docs/super-resolution.md explains them); keep these lines and the docs' in step.
-  finish=(); refine=()
+  finish=(); refine=(); polish=()
   case $name in
     # x2: six residual blocks, 5000 steps of 16 patches of 96 at 2e-4; x2-fast: ESPCN, 3000 steps at 1e-3.
     x2) flags=(--scale 2 --loss pixel --architecture residual --lr 2e-4 --steps 5000) ;;
     x2-fast) flags=(--scale 2 --loss pixel --steps 3000) ;;
     # x4: the residual network at EDSR's baseline depth (16 blocks) on patches of 128, 10000 steps at 2e-4, then
     # 3000 more at 5e-5 (a second run resuming from the first's checkpoint); then refined from that for 3000 steps of
-    # 8 patches of 256, whose 64 px inputs are wider than the 16 blocks' reach, with patches of a new seed.
+    # 8 patches of 256, whose 64 px inputs are wider than the 16 blocks' reach, with patches of a new seed; then
+    # polished for 3000 steps of 16 patches of 128 at 5e-5, each any of its eight mirrors and quarter turns.
     x4) flags=(--scale 4 --loss pixel --architecture residual --blocks 16 --patch 128 --lr 2e-4 --steps 10000)
         finish=(--steps 13000 --lr 5e-5)
-        refine=(--patch 256 --batch 8 --lr 5e-5 --steps 3000 --seed 2) ;;
+        refine=(--patch 256 --batch 8 --lr 5e-5 --steps 3000 --seed 2)
+        polish=(--lr 5e-5 --steps 3000 --seed 3 --augmentation dihedral) ;;
     # x4-fast: ESPCN, a sixteenth of x4's work per pixel; 15000 steps at 1e-3, then 3000 more at 1e-4, each patch
     # any of its eight mirrors and quarter turns.
     x4-fast) flags=(--scale 4 --loss pixel --steps 15000 --augmentation dihedral); finish=(--steps 18000 --lr 1e-4) ;;
-    # x4 fine-tuned on VGG19 features (as SRGAN starts from SRResNet: from fresh weights the feature loss first
-    # paints a mesh over the image), with a pixel weight high enough to keep the feature term's hatching away.
+    # x4 before its polish (models/training/x4-refined, made by the x4 run) fine-tuned on VGG19 features (as SRGAN
+    # starts from SRResNet: from fresh weights the feature loss first paints a mesh over the image), with a pixel
+    # weight high enough to keep the feature term's hatching away.
     x4-perceptual) flags=(--scale 4 --loss perceptual --architecture residual --blocks 16 --pixel-weight 9000 --steps 1000
-                          --start-from models/upscalers/x4.safetensors) ;;
+                          --start-from models/training/x4-refined.safetensors) ;;
     *) echo "unknown upscaler $name" >&2; exit 2 ;;
   esac
   # A model that is refined trains first in models/training/; every run appends to the shipped model's log. The
@@ -52,11 +55,17 @@ for name in "${names[@]}"; do
     "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "$model" \
       --log "models/upscalers/$name.jsonl" --resume "${finish[@]}"
   fi
-  if [ ${#refine[@]} -gt 0 ]; then
-    resume=(); [ -f "models/upscalers/$name.checkpoint.safetensors" ] && resume=(--resume)
-    "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${refine[@]}" --start-from "$model" \
-      -o "models/upscalers/$name.safetensors" --log "models/upscalers/$name.jsonl" "${resume[@]}"
-  fi
+  # Each later stage starts from the one before; the last writes the shipped model.
+  for stage in refine polish; do
+    declare -n extra=$stage
+    [ ${#extra[@]} -gt 0 ] || continue
+    output=models/upscalers/$name.safetensors
+    [ $stage = refine ] && [ ${#polish[@]} -gt 0 ] && output=models/training/$name-refined.safetensors
+    resume=(); [ -f "${output%.safetensors}.checkpoint.safetensors" ] && resume=(--resume)
+    "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${extra[@]}" --start-from "$model" \
+      -o "$output" --log "models/upscalers/$name.jsonl" "${resume[@]}"
+    model=$output
+  done
   echo "== $name"
   "$stylize" evaluate-upscaler --photos "$split/held-out" --model "models/upscalers/$name.safetensors" \
     | tee "models/upscalers/$name-evaluation.tsv" | tail -1
