@@ -89,9 +89,9 @@ final class ConvolutionBlock {
                                                    storage: storage, alsoAvoiding: upsampled)
         var inputReorder: (Reorder, Memory)? = nil
         if transposed == nil, upsampling == nil, let inputLayout, storage.roomForAnInputCopy,
-           Self.rank(convolution.forwardImplementation) < Self.rank("direct") {
+           KernelKind(convolution.forwardImplementation) < .direct {
             let chosen = try makeConvolution(sourceLayout: nil)
-            if Self.rank(chosen.forwardImplementation) > Self.rank(convolution.forwardImplementation)
+            if KernelKind(chosen.forwardImplementation) > KernelKind(convolution.forwardImplementation)
                 && !chosen.sourceLayout.sameLayout(as: inputLayout) {
                 convolution = chosen
                 inputReorder = (try Reorder(from: inputLayout, to: chosen.sourceLayout), try storage.memory(chosen.sourceLayout))
@@ -113,17 +113,24 @@ final class ConvolutionBlock {
             normalized = nil
         }
         fusedReLUBackward = convolution.fusedReLU ? try ReLUBackward(layout: convolution.destinationLayout) : nil
-        self.inputLayout = upsampling?.sourceLayout ?? inputReorder.map { _ in inputLayout! } ?? convolution.sourceLayout
+        self.inputLayout = upsampling?.sourceLayout ?? (inputReorder == nil ? convolution.sourceLayout : inputLayout!)
         outputLayout = transposed?.convolution.destinationLayout ?? convolution.destinationLayout
         outputShape = convolution.outputShape
     }
 
     /// oneDNN's im2col + gemm, or a reference loop: what it runs where it has no direct kernel for the layer.
-    private static func isFallback(_ implementation: String) -> Bool { rank(implementation) < rank("direct") }
+    private static func isFallback(_ implementation: String) -> Bool { KernelKind(implementation) < .direct }
 
-    /// How fast a kind of oneDNN kernel is: a reference loop 0, im2col + gemm 1, a direct (jit) kernel 2.
-    private static func rank(_ implementation: String) -> Int {
-        implementation.hasPrefix("ref") ? 0 : implementation.contains("gemm") ? 1 : 2
+    /// The kinds of oneDNN convolution kernel, slowest first.
+    private enum KernelKind: Int, Comparable {
+        case reference, gemm, direct
+
+        /// The kind of an implementation oneDNN names (`ref:any`, `x64:gemm:jit`, `jit:avx2`, `brgconv:...`).
+        init(_ implementation: String) {
+            self = implementation.hasPrefix("ref") ? .reference : implementation.contains("gemm") ? .gemm : .direct
+        }
+
+        static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
     }
 
     /// The `TransposedConvolution` of a layer whose forward kernel is gemm (oneDNN's fallback where it has no direct

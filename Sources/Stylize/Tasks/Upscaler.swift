@@ -56,10 +56,9 @@ public final class Upscaler {
     public func upscale(_ image: Image) throws -> Image {
         guard selfEnsemble else { return try upscaleOnce(image) }
         // Those that keep the width and height come first, so the network is compiled at most twice per image.
-        var sum = [Float](repeating: 0, count: image.pixels.count * scale * scale)
+        var sum: [Float] = []
         for symmetry in Symmetry.all {
-            let result = try upscaleOnce(image.transformed(by: symmetry)).transformed(by: symmetry.inverse)
-            for index in sum.indices { sum[index] += result.pixels[index] }
+            sum.add(try upscaleOnce(image.transformed(by: symmetry)).transformed(by: symmetry.inverse).pixels)
         }
         let count = Float(Symmetry.all.count)
         return Image(width: image.width * scale, height: image.height * scale, pixels: sum.map { $0 / count })
