@@ -94,9 +94,7 @@ final class Convolution {
     /// Replaces the weights and bias (plain [out, in, kh, kw] and [out]), e.g. after an optimiser step.
     func setParameters(weights: Tensor, bias: Tensor) throws {
         precondition(weights.shape == weightsShape && bias.shape == [weightsShape[0]])
-        let plain = try Memory(.plain(weightsShape))
-        plain.load(weights.scalars)
-        try Reorder(from: plain.descriptor, to: weightsLayout)(plain, into: self.weights)
+        try self.weights.load(plain: weights)
         self.bias.load(bias.scalars)
         backwardWeightsAreStale = true
     }

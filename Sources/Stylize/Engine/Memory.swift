@@ -223,6 +223,14 @@ final class Memory {
         scalars.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: $0.count) }
     }
 
+    /// Copies a plain tensor into this memory, in whatever layout it has (through a plain copy and a reorder), as
+    /// weights are loaded.
+    func load(plain tensor: Tensor) throws {
+        let plain = try Memory(.plain(tensor.shape))
+        plain.load(tensor.scalars)
+        try Reorder(from: plain.descriptor, to: descriptor)(plain, into: self)
+    }
+
     /// The contents of a plain-layout memory.
     func scalars() -> [Float] { Array(buffer) }
 

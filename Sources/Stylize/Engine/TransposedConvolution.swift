@@ -15,7 +15,6 @@ final class TransposedConvolution {
     let sourceLayout: MemoryDescriptor
     let destinationLayout: MemoryDescriptor
     private let primitive: Primitive
-    private let weightsLayout: MemoryDescriptor
     private let weights: Memory
     private let bias: BiasAddition
 
@@ -40,8 +39,7 @@ final class TransposedConvolution {
         primitive = try Primitive(backward, hint: hint, name: "convolution backward data direct \(precision)")
         sourceLayout = primitive.layout(dnnl_query_diff_dst_md)
         destinationLayout = primitive.layout(dnnl_query_diff_src_md)
-        weightsLayout = primitive.layout(dnnl_query_weights_md)
-        self.weights = try Memory(weightsLayout)
+        self.weights = try Memory(primitive.layout(dnnl_query_weights_md))
         self.bias = try BiasAddition(layout: destinationLayout, channels: outputShape[1])
         try setParameters(weights: weights, bias: bias)
     }
@@ -67,10 +65,7 @@ final class TransposedConvolution {
     var implementation: String { primitive.implementation }
 
     func setParameters(weights: Tensor, bias: Tensor) throws {
-        let opposite = Self.opposite(weights)
-        let plain = try Memory(.plain(opposite.shape))
-        plain.load(opposite.scalars)
-        try Reorder(from: plain.descriptor, to: weightsLayout)(plain, into: self.weights)
+        try self.weights.load(plain: Self.opposite(weights))
         self.bias.setBias(bias)
     }
 

@@ -43,19 +43,19 @@ final class ConvolutionBlock {
     /// (on AVX2 its direct kernels want channels in blocks of 8, which a gemm layer before does not write): the
     /// input reordered to that layout (later layers then stay in it), and the memory it is reordered into (which the
     /// backward pass reads).
-    private let inputReorder: (Reorder, Memory)?
+    private let inputReorder: LayoutChange?
     private let convolution: Convolution
     /// Forward passes only, where oneDNN's forward kernel for the layer is gemm and the opposite convolution's
     /// backward-data kernel is not: the layer run by that kernel, after a reorder of its input if it wants another
     /// layout.
-    private let transposed: (convolution: TransposedConvolution, reorder: (Reorder, Memory)?)?
+    private let transposed: (convolution: TransposedConvolution, reorder: LayoutChange?)?
     private let convolved: Memory
     private let normalization: InstanceNormalization?
     private let normalized: Memory?
     /// The backward pass of a ReLU fused into the convolution (a block without normalisation).
     private let fusedReLUBackward: ReLUBackward?
     /// Backward buffers, made on the first backward pass (`apply` never needs them).
-    private var gradients: (convolved: Memory, convolutionInput: Memory, reordered: (Reorder, Memory)?, input: Memory?)?
+    private var gradients: (convolved: Memory, convolutionInput: Memory, reordered: LayoutChange?, input: Memory?)?
 
     /// - Parameters:
     ///   - inputLayout: the previous block's output layout, or nil to let oneDNN choose (the first block).
@@ -87,19 +87,19 @@ final class ConvolutionBlock {
             : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
                                                    inputLayout: upsampling?.destinationLayout ?? convolution.sourceLayout,
                                                    storage: storage, alsoAvoiding: upsampled)
-        var inputReorder: (Reorder, Memory)? = nil
+        var inputReorder: LayoutChange? = nil
         if transposed == nil, upsampling == nil, let inputLayout, storage.roomForAnInputCopy,
            KernelKind(convolution.forwardImplementation) < .direct {
             let chosen = try makeConvolution(sourceLayout: nil)
             if KernelKind(chosen.forwardImplementation) > KernelKind(convolution.forwardImplementation)
                 && !chosen.sourceLayout.sameLayout(as: inputLayout) {
                 convolution = chosen
-                inputReorder = (try Reorder(from: inputLayout, to: chosen.sourceLayout), try storage.memory(chosen.sourceLayout))
+                inputReorder = try LayoutChange(from: inputLayout, into: try storage.memory(chosen.sourceLayout))
             }
         }
         self.convolution = convolution
         self.inputReorder = inputReorder
-        let busy = [upsampled, inputReorder?.1, transposed?.reorder?.1].compactMap { $0 }
+        let busy = [upsampled, inputReorder?.copy, transposed?.reorder?.copy].compactMap { $0 }
         convolved = try storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
                                        alsoAvoiding: busy)
         if let name = spec.normalization {
@@ -138,7 +138,7 @@ final class ConvolutionBlock {
     private static func transposedReplacingFallback(_ convolution: Convolution, spec: ConvolutionSpec, parameters: [String: Tensor],
                                            precision: Precision, inputLayout: MemoryDescriptor, storage: ActivationStorage,
                                            alsoAvoiding upsampled: Memory?)
-        throws -> (convolution: TransposedConvolution, reorder: (Reorder, Memory)?)? {
+        throws -> (convolution: TransposedConvolution, reorder: LayoutChange?)? {
         guard isFallback(convolution.forwardImplementation),
               let transposed = try? TransposedConvolution(inputShape: convolution.inputShape,
                                                           weights: parameters["\(spec.name).weight"]!,
@@ -146,8 +146,8 @@ final class ConvolutionBlock {
                                                           padding: convolution.padding, precision: precision),
               !isFallback(transposed.implementation) else { return nil }
         guard !transposed.sourceLayout.sameLayout(as: inputLayout) else { return (transposed, nil) }
-        let reordered = try storage.memory(transposed.sourceLayout, alsoAvoiding: upsampled.map { [$0] } ?? [])
-        return (transposed, (try Reorder(from: inputLayout, to: transposed.sourceLayout), reordered))
+        let copy = try storage.memory(transposed.sourceLayout, alsoAvoiding: upsampled.map { [$0] } ?? [])
+        return (transposed, try LayoutChange(from: inputLayout, into: copy))
     }
 
     func setParameters(_ parameters: [String: Tensor]) throws {
@@ -169,18 +169,10 @@ final class ConvolutionBlock {
     /// until the next call.
     func forward(_ input: Memory) -> Memory {
         if let upsampling, let upsampled { upsampling.forward(input, into: upsampled) }
-        var input = input
-        if let (reorder, reordered) = inputReorder {
-            reorder(input, into: reordered)
-            input = reordered
-        }
+        let input = inputReorder?(input) ?? input
         if let (transposed, reorder) = transposed {
-            var source = upsampled ?? input
-            if let (reorder, reordered) = reorder {
-                reorder(source, into: reordered)
-                source = reordered
-            }
-            transposed.forward(source, into: convolved)
+            let source = upsampled ?? input
+            transposed.forward(reorder?(source) ?? source, into: convolved)
             return convolved
         }
         convolution.forward(upsampled ?? input, into: convolved)
@@ -206,31 +198,46 @@ final class ConvolutionBlock {
             fusedReLUBackward(output: convolved, gradient: outputGradient, into: buffers.convolved)
             gradient = buffers.convolved
         }
-        let (weights, bias) = try convolution.backwardWeights(source: upsampled ?? inputReorder?.1 ?? input, outputGradient: gradient)
+        let (weights, bias) = try convolution.backwardWeights(source: upsampled ?? inputReorder?.copy ?? input, outputGradient: gradient)
         parameterGradients[spec.name + ".weight", default: []].add(weights.scalars)
         parameterGradients[spec.name + ".bias", default: []].add(bias.scalars)
         guard inputGradient else { return nil }
         try convolution.backwardData(gradient, into: buffers.convolutionInput)
-        var below = buffers.convolutionInput
-        if let (reorder, reordered) = buffers.reordered {
-            reorder(below, into: reordered)
-            below = reordered
-        }
+        let below = buffers.reordered?(buffers.convolutionInput) ?? buffers.convolutionInput
         guard let upsampling, let upsampledGradient = buffers.input else { return below }
         try upsampling.backward(below, into: upsampledGradient)
         return upsampledGradient
     }
 
-    private func backwardBuffers() throws -> (convolved: Memory, convolutionInput: Memory, reordered: (Reorder, Memory)?, input: Memory?) {
+    private func backwardBuffers() throws -> (convolved: Memory, convolutionInput: Memory, reordered: LayoutChange?, input: Memory?) {
         if let gradients { return gradients }
         // The backward-data kernel may pick another layout than the block's input has; it is then reordered.
         let dataLayout = try convolution.inputGradientLayout()
         let target = inputReorder == nil ? convolution.sourceLayout : inputLayout
-        let reordered = dataLayout.sameLayout(as: target) ? nil : (try Reorder(from: dataLayout, to: target), try Memory(target))
+        let reordered = dataLayout.sameLayout(as: target) ? nil : try LayoutChange(from: dataLayout, into: try Memory(target))
         let made = (try Memory(mapping: outputLayout), try Memory(mapping: dataLayout), reordered,
                     try upsampling.map { try Memory(mapping: $0.sourceLayout) })
         gradients = made
         return made
+    }
+}
+
+/// An activation moved into another layout, in a memory of its own: where the next kernel wants a layout the last one
+/// did not write.
+struct LayoutChange {
+    let reorder: Reorder
+    /// Where the moved activation is (in the layout it was moved to).
+    let copy: Memory
+
+    init(from layout: MemoryDescriptor, into copy: Memory) throws {
+        reorder = try Reorder(from: layout, to: copy.descriptor)
+        self.copy = copy
+    }
+
+    /// `source` moved into `copy`, which is returned.
+    func callAsFunction(_ source: Memory) -> Memory {
+        reorder(source, into: copy)
+        return copy
     }
 }
 

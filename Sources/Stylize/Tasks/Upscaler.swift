@@ -54,19 +54,28 @@ public final class Upscaler {
     }
 
     public func upscale(_ image: Image) throws -> Image {
-        guard selfEnsemble else { return try upscaleOnce(image) }
-        // Those that keep the width and height come first, so the network is compiled at most twice per image.
+        var output = Self.bicubic(image, scale: scale).pixels
+        guard selfEnsemble else {
+            try addNetworkOutput(of: image, to: &output)
+            return Image(width: image.width * scale, height: image.height * scale, pixels: output)
+        }
+        // The network's part averaged over the eight symmetries (bicubic's part turns with the image). Those that
+        // keep the width and height come first, so the network is compiled at most twice per image.
         var sum: [Float] = []
         for symmetry in Symmetry.all {
-            sum.add(try upscaleOnce(image.transformed(by: symmetry)).transformed(by: symmetry.inverse).pixels)
+            let turned = image.transformed(by: symmetry)
+            var part = [Float](repeating: 0, count: output.count)
+            try addNetworkOutput(of: turned, to: &part)
+            sum.add(Image(width: turned.width * scale, height: turned.height * scale, pixels: part)
+                .transformed(by: symmetry.inverse).pixels)
         }
-        let count = Float(Symmetry.all.count)
-        return Image(width: image.width * scale, height: image.height * scale, pixels: sum.map { $0 / count })
+        output.add(sum.map { $0 / Float(Symmetry.all.count) })
+        return Image(width: image.width * scale, height: image.height * scale, pixels: output)
     }
 
-    private func upscaleOnce(_ image: Image) throws -> Image {
-        let bicubic = Self.bicubic(image, scale: scale)
-        var output = bicubic.pixels
+    /// Adds the network's output for `image` (its residual over bicubic, 0...255 scale) to `output`, a planar RGB
+    /// image `scale` times its size.
+    private func addNetworkOutput(of image: Image, to output: inout [Float]) throws {
         let margin = network.receptiveRadius
         let windowHeight = min(tile + 2 * margin, image.height), windowWidth = min(tile + 2 * margin, image.width)
         if compiled?.inputShape != [1, 3, windowHeight, windowWidth] {
@@ -81,13 +90,12 @@ public final class Upscaler {
                 let windowLeft = min(max(left - margin, 0), image.width - windowWidth)
                 let window = image.cropped(top: windowTop, left: windowLeft, height: windowHeight, width: windowWidth)
                 let residual = residual(of: window)
-                Self.add(residual, times: 255, to: &output, width: bicubic.width, height: bicubic.height,
+                Self.add(residual, times: 255, to: &output, width: image.width * scale, height: image.height * scale,
                            from: (y: (top - windowTop) * scale, x: (left - windowLeft) * scale),
                            to: (y: top * scale, x: left * scale),
                            size: (height: min(tile, image.height - top) * scale, width: min(tile, image.width - left) * scale))
             }
         }
-        return Image(width: bicubic.width, height: bicubic.height, pixels: output)
     }
 
     /// Adds `factor` times a region of `tensor` ([3, h, w]) at `from` to the region at `to` of a planar RGB image.
