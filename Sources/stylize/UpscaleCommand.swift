@@ -61,7 +61,14 @@ struct UpscaleCommand: ParsableCommand {
                 try Limits.checkPixels(width: image.width * scale, height: image.height * scale, maxPixels: images.maxPixels,
                                        setting: "maxPixels", what: "\(file)'s result")
                 let clock = ContinuousClock.now
-                let result = try upscaler?.upscale(image) ?? Upscaler.bicubic(image, scale: scale)
+                let result: Image
+                if let upscaler {
+                    var bar = ProgressBar(total: upscaler.tileCount(image), quiet: machine.quiet)
+                    result = try upscaler.upscale(image) { bar.update($0, seconds: (ContinuousClock.now - clock).seconds, detail: "tiles") }
+                    bar.finish()
+                } else {
+                    result = Upscaler.bicubic(image, scale: scale)
+                }
                 let seconds = (ContinuousClock.now - clock).seconds
                 try ImageIO.write(result, to: destination)
                 if !machine.quiet {

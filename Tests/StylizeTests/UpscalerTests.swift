@@ -106,7 +106,11 @@ final class UpscalerTests: XCTestCase {
             let network = try UpscalerNet(architecture: architecture, scale: 3, parameters: parameters)
             // float32 for both: under `auto` the two tile sizes are timed apart and may run in different formats.
             let whole = try Upscaler(network: network, tile: 1000, precision: .fp32).upscale(image)
-            let tiled = try Upscaler(network: network, tile: 16, precision: .fp32).upscale(image)
+            let tiler = Upscaler(network: network, tile: 16, precision: .fp32)
+            var reported: [Int] = []
+            let tiled = try tiler.upscale(image) { reported.append($0) }
+            XCTAssertEqual(tiler.tileCount(image), 15, "5 columns of tiles (70 px) by 3 rows (45 px)")
+            XCTAssertEqual(reported, Array(1...15), "\(architecture): progress after every tile")
             XCTAssertEqual([whole.width, whole.height], [210, 135])
             let bicubic = Upscaler.bicubic(image, scale: 3)
             let largest = zip(whole.pixels, tiled.pixels).map { abs($0 - $1) }.max()!
@@ -125,7 +129,10 @@ final class UpscalerTests: XCTestCase {
         let single = Upscaler(network: network, precision: .fp32)
         let ensemble = Upscaler(network: network, precision: .fp32, selfEnsemble: true)
         let quarterTurn = Symmetry(transposed: true, upsideDown: true)
-        let result = try ensemble.upscale(low)
+        var reported = 0
+        let result = try ensemble.upscale(low) { reported = $0 }
+        XCTAssertEqual(reported, ensemble.tileCount(low))
+        XCTAssertEqual(ensemble.tileCount(low), 8, "a 120x80 px input is one tile, done in each of the eight turns")
         XCTAssertEqual([result.width, result.height], [truth.width, truth.height])
         let turned = try ensemble.upscale(low.transformed(by: quarterTurn))
         XCTAssertLessThan(zip(turned.pixels, result.transformed(by: quarterTurn).pixels).map { abs($0 - $1) }.max()!, 1e-2)

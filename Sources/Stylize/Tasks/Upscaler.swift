@@ -53,29 +53,39 @@ public final class Upscaler {
         image.resized(width: image.width * scale, height: image.height * scale, filter: .bicubic)
     }
 
-    public func upscale(_ image: Image) throws -> Image {
-        var output = Self.bicubic(image, scale: scale).pixels
-        guard selfEnsemble else {
-            try addNetworkOutput(of: image, to: &output)
-            return Image(width: image.width * scale, height: image.height * scale, pixels: output)
-        }
-        // The network's part averaged over the eight symmetries (bicubic's part turns with the image). Those that
-        // keep the width and height come first, so the network is compiled at most twice per image.
+    /// `image` upscaled; `progress` is told how many tiles the network has done (of `tileCount(image)`) after each.
+    public func upscale(_ image: Image, progress: (_ tilesDone: Int) -> Void = { _ in }) throws -> Image {
+        // The network's part, averaged over the eight symmetries when asked (bicubic's part turns with the image, so
+        // it is added once). Those that keep the width and height come first, so the network is compiled at most
+        // twice per image.
+        var done = 0
         var sum: [Float] = []
-        for symmetry in Symmetry.all {
+        for symmetry in symmetries {
             let turned = image.transformed(by: symmetry)
-            var part = [Float](repeating: 0, count: output.count)
-            try addNetworkOutput(of: turned, to: &part)
+            var part = [Float](repeating: 0, count: image.pixels.count * scale * scale)
+            try addNetworkOutput(of: turned, to: &part) {
+                done += 1
+                progress(done)
+            }
             sum.add(Image(width: turned.width * scale, height: turned.height * scale, pixels: part)
                 .transformed(by: symmetry.inverse).pixels)
         }
-        output.add(sum.map { $0 / Float(Symmetry.all.count) })
+        var output = Self.bicubic(image, scale: scale).pixels
+        output.add(sum.map { $0 / Float(symmetries.count) })
         return Image(width: image.width * scale, height: image.height * scale, pixels: output)
     }
 
+    /// How many tiles the network works on to upscale `image` (a self-ensemble does each eight times, turned).
+    public func tileCount(_ image: Image) -> Int {
+        let tiles = ((image.height + tile - 1) / tile) * ((image.width + tile - 1) / tile)
+        return selfEnsemble ? tiles * Symmetry.all.count : tiles
+    }
+
+    private var symmetries: [Symmetry] { selfEnsemble ? Symmetry.all : [.identity] }
+
     /// Adds the network's output for `image` (its residual over bicubic, 0...255 scale) to `output`, a planar RGB
     /// image `scale` times its size.
-    private func addNetworkOutput(of image: Image, to output: inout [Float]) throws {
+    private func addNetworkOutput(of image: Image, to output: inout [Float], tileDone: () -> Void) throws {
         let margin = network.receptiveRadius
         let windowHeight = min(tile + 2 * margin, image.height), windowWidth = min(tile + 2 * margin, image.width)
         if compiled?.inputShape != [1, 3, windowHeight, windowWidth] {
@@ -94,6 +104,7 @@ public final class Upscaler {
                            from: (y: (top - windowTop) * scale, x: (left - windowLeft) * scale),
                            to: (y: top * scale, x: left * scale),
                            size: (height: min(tile, image.height - top) * scale, width: min(tile, image.width - left) * scale))
+                tileDone()
             }
         }
     }
