@@ -21,7 +21,7 @@ stylize=$(build_product stylize)
 mkdir -p models/upscalers
 for name in "${names[@]}"; do
   # The shipped settings (docs/super-resolution.md explains them); keep these lines and the docs' in step.
-  finish=(); refine=(); polish=()
+  finish=(); refine=(); polish=(); decay=()
   case $name in
     # x2: six residual blocks, 5000 steps of 16 patches of 96 at 2e-4; x2-fast: ESPCN, 3000 steps at 1e-3.
     x2) flags=(--scale 2 --loss pixel --architecture residual --lr 2e-4 --steps 5000) ;;
@@ -29,11 +29,13 @@ for name in "${names[@]}"; do
     # x4: the residual network at EDSR's baseline depth (16 blocks) on patches of 128, 10000 steps at 2e-4, then
     # 3000 more at 5e-5 (a second run resuming from the first's checkpoint); then refined from that for 3000 steps of
     # 8 patches of 256, whose 64 px inputs are wider than the 16 blocks' reach, with patches of a new seed; then
-    # polished for 3000 steps of 16 patches of 128 at 5e-5, each any of its eight mirrors and quarter turns.
+    # polished for 3000 steps of 16 patches of 128 at 5e-5, each any of its eight mirrors and quarter turns, and 3000
+    # more with the learning rate halved every 1000 (resuming the polish's checkpoint).
     x4) flags=(--scale 4 --loss pixel --architecture residual --blocks 16 --patch 128 --lr 2e-4 --steps 10000)
         finish=(--steps 13000 --lr 5e-5)
         refine=(--patch 256 --batch 8 --lr 5e-5 --steps 3000 --seed 2)
-        polish=(--lr 5e-5 --steps 3000 --seed 3 --augmentation dihedral) ;;
+        polish=(--lr 5e-5 --steps 3000 --seed 3 --augmentation dihedral)
+        decay=(4000:2.5e-5 5000:1.25e-5 6000:6.25e-6) ;;
     # x4-fast: ESPCN, a sixteenth of x4's work per pixel; 15000 steps at 1e-3, then 3000 more at 1e-4, each patch
     # any of its eight mirrors and quarter turns.
     x4-fast) flags=(--scale 4 --loss pixel --steps 15000 --augmentation dihedral); finish=(--steps 18000 --lr 1e-4) ;;
@@ -64,6 +66,12 @@ for name in "${names[@]}"; do
     resume=(); [ -f "${output%.safetensors}.checkpoint.safetensors" ] && resume=(--resume)
     "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${extra[@]}" --start-from "$model" \
       -o "$output" --log "models/upscalers/$name.jsonl" "${resume[@]}"
+    if [ $stage = polish ]; then
+      for pair in "${decay[@]}"; do
+        "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${extra[@]}" --start-from "$model" \
+          -o "$output" --log "models/upscalers/$name.jsonl" --resume --steps "${pair%%:*}" --lr "${pair##*:}"
+      done
+    fi
     model=$output
   done
   echo "== $name"
