@@ -230,6 +230,19 @@ final class RobustnessTests: XCTestCase {
         XCTAssertTrue(model.network.parameters.values.allSatisfy(\.isFinite))
     }
 
+    /// Resuming a run that has already done --steps trains nothing and leaves the model file as it was.
+    func testResumingAFinishedRunLeavesTheModel() throws {
+        try makeInputs()
+        let arguments = ["train-upscaler", "--photos", path("photos"), "-o", path("up.safetensors"), "--patch", "32",
+                         "--batch", "1", "--checkpoint-every", "1"]
+        XCTAssertEqual(try run(arguments + ["--steps", "2", "--quiet"]).status, 0)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path("up.safetensors")))
+        let result = try run(arguments + ["--steps", "1", "--lr", "1e-5", "--resume"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("nothing to train"), result.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("up.safetensors"))), before)
+    }
+
     /// SIGTERM stops training as Ctrl-C does: the model and checkpoint saved, exit 130, resumable.
     func testSigtermSavesTraining() throws {
         try makeInputs()
