@@ -95,6 +95,8 @@ def test_an_averaged_upscale_from_the_page(serve, browser):
     job = server.get("/api/jobs").json()[0]
     assert job["kind"] == "upscale" and job["settings"] == {"model": "x2-fast", "self-ensemble": "on"}, job
     assert browser.find_element(By.ID, "job-status").text.startswith("done")
+    bar = browser.find_element(By.ID, "job-progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("8", "8"), "one tile in each of the 8 turns"
     assert not browser.find_element(By.ID, "plot").is_displayed(), "an upscale has no losses to plot"
     wait.until(lambda d: "averaged over eight turns" in d.find_element(By.ID, "gallery").text)
     (ROOT / "out").mkdir(exist_ok=True)

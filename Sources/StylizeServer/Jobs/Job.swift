@@ -22,7 +22,8 @@ public struct Job: Codable, Sendable, Equatable {
     public var fields: [String: String]
     /// How many style images were uploaded (style-1, style-2, ...); transfer only.
     public var styles: Int
-    /// Iterations done (transfer) or images made (apply, upscale), of `total`.
+    /// Iterations done (transfer), tiles the network has done (upscale; `Upscaler.tileCount`) or images made
+    /// (apply), of `total`.
     public var done: Int
     public var total: Int
     public var error: String?

@@ -80,9 +80,9 @@ public struct JobIntake: Sendable {
             case .upscale:
                 // A bundled upscaler by name, an uploaded one, or the bundled xN for `scale`.
                 let network = try Upscaler.network(model: try stageModel()?.path, scale: try JobForm.scale(fields))
-                _ = try JobForm.selfEnsemble(fields)
                 try Limits.checkPixels(width: photo.width * network.scale, height: photo.height * network.scale,
                                        maxPixels: settings.maxPixels, setting: "maxPixels", what: "the result")
+                total = Upscaler(network: network, selfEnsemble: try JobForm.selfEnsemble(fields)).tileCount(photo)
             }
             // Checked again here, not only before the upload was read: two uploads may have raced for the last place.
             try checkQueueRoom()

@@ -145,7 +145,10 @@ public final class JobRunner: Sendable {
             let model = try JobForm.model(job.fields, uploaded: folders.model(job.id), .upscaler)
             let upscaler = Upscaler(network: try Upscaler.network(model: model?.path, scale: try JobForm.scale(job.fields)),
                                     precision: settings.precision, selfEnsemble: try JobForm.selfEnsemble(job.fields))
-            try finish(job, with: try upscaler.upscale(photo))
+            try finish(job, with: try upscaler.upscale(photo) { done in
+                state.withLock { $0.running[job.id] = (done, job.total) }
+                events.publish(job.id, "progress", ["done": done, "total": job.total])
+            })
         }
         return .done
     }

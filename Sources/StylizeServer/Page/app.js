@@ -138,8 +138,9 @@ function watch(id) {
   source.addEventListener("status", (event) => { $("#job-status").textContent = JSON.parse(event.data).status; });
   source.addEventListener("progress", (event) => {
     const p = JSON.parse(event.data);
-    state.points.push(p);
     setProgress(p.done, p.total, "running");
+    if (p.loss === undefined) return;  // an upscale's tiles: nothing to plot
+    state.points.push(p);
     drawPlot();
   });
   source.addEventListener("preview", (event) => {
