@@ -21,7 +21,7 @@ stylize=$(build_product stylize)
 mkdir -p models/upscalers
 for name in "${names[@]}"; do
   # The shipped settings (docs/super-resolution.md explains them); keep these lines and the docs' in step.
-  finish=(); refine=(); polish=(); decay=()
+  finish=(); refine=(); polish=(); decay=(); settle=()
   case $name in
     # x2: six residual blocks, 5000 steps of 16 patches of 96 at 2e-4; x2-fast: ESPCN, 3000 steps at 1e-3.
     x2) flags=(--scale 2 --loss pixel --architecture residual --lr 2e-4 --steps 5000) ;;
@@ -30,12 +30,14 @@ for name in "${names[@]}"; do
     # 3000 more at 5e-5 (a second run resuming from the first's checkpoint); then refined from that for 3000 steps of
     # 8 patches of 256, whose 64 px inputs are wider than the 16 blocks' reach, with patches of a new seed; then
     # polished for 3000 steps of 16 patches of 128 at 5e-5, each any of its eight mirrors and quarter turns, and 3000
-    # more with the learning rate halved every 1000 (resuming the polish's checkpoint).
+    # more with the learning rate halved every 1000 (resuming the polish's checkpoint); then settled for 1000 steps of 8
+    # patches of 256 at 1e-5, eight symmetries, patches of a new seed.
     x4) flags=(--scale 4 --loss pixel --architecture residual --blocks 16 --patch 128 --lr 2e-4 --steps 10000)
         finish=(--steps 13000 --lr 5e-5)
         refine=(--patch 256 --batch 8 --lr 5e-5 --steps 3000 --seed 2)
         polish=(--lr 5e-5 --steps 3000 --seed 3 --augmentation dihedral)
-        decay=(4000:2.5e-5 5000:1.25e-5 6000:6.25e-6) ;;
+        decay=(4000:2.5e-5 5000:1.25e-5 6000:6.25e-6)
+        settle=(--patch 256 --batch 8 --lr 1e-5 --steps 1000 --seed 4 --augmentation dihedral) ;;
     # x4-fast: ESPCN, a sixteenth of x4's work per pixel; 15000 steps at 1e-3, then 3000 more at 1e-4, each patch
     # any of its eight mirrors and quarter turns.
     x4-fast) flags=(--scale 4 --loss pixel --steps 15000 --augmentation dihedral); finish=(--steps 18000 --lr 1e-4) ;;
@@ -57,12 +59,18 @@ for name in "${names[@]}"; do
     "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "$model" \
       --log "models/upscalers/$name.jsonl" --resume "${finish[@]}"
   fi
-  # Each later stage starts from the one before; the last writes the shipped model.
-  for stage in refine polish; do
+  # Each later stage starts from the one before and writes models/training/NAME-refined (-polished); the last writes
+  # the shipped model.
+  stages=()
+  for stage in refine polish settle; do
     declare -n extra=$stage
-    [ ${#extra[@]} -gt 0 ] || continue
+    if [ ${#extra[@]} -gt 0 ]; then stages+=($stage); fi
+  done
+  declare -A made=([refine]=refined [polish]=polished)
+  for stage in "${stages[@]}"; do
+    declare -n extra=$stage
     output=models/upscalers/$name.safetensors
-    [ $stage = refine ] && [ ${#polish[@]} -gt 0 ] && output=models/training/$name-refined.safetensors
+    [ $stage != "${stages[-1]}" ] && output=models/training/$name-${made[$stage]}.safetensors
     resume=(); [ -f "${output%.safetensors}.checkpoint.safetensors" ] && resume=(--resume)
     "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${extra[@]}" --start-from "$model" \
       -o "$output" --log "models/upscalers/$name.jsonl" "${resume[@]}"
