@@ -90,10 +90,7 @@ struct TrainCommand: ParsableCommand {
             try saving.checkPhotos(photoSet, quiet: machine.quiet)
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
                                                    photos: photoSet, checkpoint: saved, precision: machine.precision)
-            if !machine.quiet {
-                stderr("training on \(photoSet.paths.count) photos from step \(training.step) to \(settings.steps), in \(training.precision)")
-            }
-            try saving.run(training, quiet: machine.quiet) {
+            try saving.run(training, what: "on \(photoSet.paths.count) photos", quiet: machine.quiet) {
                 try saving.save(training)
                 if let previewImage {
                     try ImageIO.write(try FeedForwardStylizer(network: training.network, precision: machine.precision).stylize(previewImage), to: previewPath)

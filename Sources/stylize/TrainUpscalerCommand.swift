@@ -111,10 +111,8 @@ struct TrainUpscalerCommand: ParsableCommand {
             let training = try UpscalerTraining(settings: settings, photos: patches,
                                                 vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start,
                                                 precision: machine.precision)
-            if !machine.quiet {
-                stderr("training the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos from step \(training.step) to \(settings.steps), in \(training.precision)")
-            }
-            try saving.run(training, quiet: machine.quiet) { try saving.save(training) }
+            try saving.run(training, what: "the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos",
+                           quiet: machine.quiet) { try saving.save(training) }
         }
     }
 }

@@ -77,13 +77,14 @@ struct TrainingRunOptions: ParsableArguments {
 
     /// Runs `training` to its last step with a progress bar and the log, saving with `save` (the model, the checkpoint
     /// and whatever the command adds) every --checkpoint-every steps, at the end and on Ctrl-C, which then exits with
-    /// 130 and how to resume.
-    func run<Loss>(_ training: Training<Loss>, quiet: Bool, save: () throws -> Void) throws {
+    /// 130 and how to resume. `what` is trained, for the first line ("on 300 photos").
+    func run<Loss>(_ training: Training<Loss>, what: String, quiet: Bool, save: () throws -> Void) throws {
         // A resumed run already at --steps leaves the model as it is (rewriting it would only record other settings).
         guard training.step < training.settings.steps else {
             if !quiet { stderr("the checkpoint is at step \(training.step), --steps is \(training.settings.steps): nothing to train; \(output) is unchanged") }
             return
         }
+        if !quiet { stderr("training \(what) from step \(training.step) to \(training.settings.steps), in \(training.precision)") }
         try checkFreeSpace(parameters: training.model.parameterCount)
         let log = try openLog()
         var bar = ProgressBar(total: training.settings.steps - training.step, quiet: quiet)

@@ -240,6 +240,7 @@ final class RobustnessTests: XCTestCase {
         let result = try run(arguments + ["--steps", "1", "--lr", "1e-5", "--resume"])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertTrue(result.stderr.contains("nothing to train"), result.stderr)
+        XCTAssertFalse(result.stderr.contains("training the"), "no line about training it does not do: \(result.stderr)")
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("up.safetensors"))), before)
     }
 
