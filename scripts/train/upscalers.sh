@@ -50,15 +50,12 @@ for name in "${names[@]}"; do
   esac
   # A model that is refined trains first in models/training/; every run appends to the shipped model's log. The
   # later runs repeat the first's flags and override some (the last of a repeated option counts).
+  train() { "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --log "models/upscalers/$name.jsonl" "$@"; }
   model=models/upscalers/$name.safetensors
   [ ${#refine[@]} -gt 0 ] && mkdir -p models/training && model=models/training/$name-first.safetensors
   resume=(); [ -f "${model%.safetensors}.checkpoint.safetensors" ] && resume=(--resume)
-  "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "$model" \
-    --log "models/upscalers/$name.jsonl" "${resume[@]}"
-  if [ ${#finish[@]} -gt 0 ]; then
-    "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" --seed 1 -o "$model" \
-      --log "models/upscalers/$name.jsonl" --resume "${finish[@]}"
-  fi
+  train --seed 1 -o "$model" "${resume[@]}"
+  if [ ${#finish[@]} -gt 0 ]; then train --seed 1 -o "$model" --resume "${finish[@]}"; fi
   # Each later stage starts from the one before and writes models/training/NAME-refined (-polished); the last writes
   # the shipped model.
   stages=()
@@ -72,12 +69,10 @@ for name in "${names[@]}"; do
     output=models/upscalers/$name.safetensors
     [ $stage != "${stages[-1]}" ] && output=models/training/$name-${made[$stage]}.safetensors
     resume=(); [ -f "${output%.safetensors}.checkpoint.safetensors" ] && resume=(--resume)
-    "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${extra[@]}" --start-from "$model" \
-      -o "$output" --log "models/upscalers/$name.jsonl" "${resume[@]}"
+    train "${extra[@]}" --start-from "$model" -o "$output" "${resume[@]}"
     if [ $stage = polish ]; then
       for pair in "${decay[@]}"; do
-        "$stylize" train-upscaler --photos "$split/train" "${flags[@]}" "${extra[@]}" --start-from "$model" \
-          -o "$output" --log "models/upscalers/$name.jsonl" --resume --steps "${pair%%:*}" --lr "${pair##*:}"
+        train "${extra[@]}" --start-from "$model" -o "$output" --resume --steps "${pair%%:*}" --lr "${pair##*:}"
       done
     fi
     model=$output

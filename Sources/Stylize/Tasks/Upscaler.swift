@@ -77,8 +77,7 @@ public final class Upscaler {
 
     /// How many tiles the network works on to upscale `image` (a self-ensemble does each eight times, turned).
     public func tileCount(_ image: Image) -> Int {
-        let tiles = ((image.height + tile - 1) / tile) * ((image.width + tile - 1) / tile)
-        return selfEnsemble ? tiles * Symmetry.all.count : tiles
+        ((image.height + tile - 1) / tile) * ((image.width + tile - 1) / tile) * symmetries.count
     }
 
     private var symmetries: [Symmetry] { selfEnsemble ? Symmetry.all : [.identity] }
