@@ -19,14 +19,17 @@ struct ModelsCommand: ParsableCommand {
             }
             list(models) { url in
                 let model = try StyleModel(contentsOf: url)
-                return "style \(model.settings.style), width \(model.network.width), \(model.steps) steps of \(model.settings.batch) at \(model.settings.size) px"
+                return "style \(model.settings.style), width \(model.network.width), \(model.steps) steps of \(model.settings.batch) at \(model.settings.size) px\(startedFrom(model.settings))"
             }
             list(upscalers) { url in
                 let model = try UpscalerModel(contentsOf: url)
-                let start = model.settings.startedFrom.map { " from \($0)" } ?? ""
-                return "upscaler \(model.network.description), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px\(start)"
+                return "upscaler \(model.network.description), \(model.settings.loss) loss, \(model.steps) steps of \(model.settings.batch) at \(model.settings.patch) px\(startedFrom(model.settings))"
             }
         }
+    }
+
+    private func startedFrom(_ settings: some RecordedSettings) -> String {
+        settings.startedFrom.map { " from \($0)" } ?? ""
     }
 
     /// One line per model: its name, what `describe` says of its file (or why the file cannot be read), its path.

@@ -42,6 +42,9 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var objective: ObjectiveOptions
 
+    @Option(help: "Start from this style model's weights (a bundled model's name or a file, of the same --width): fine-tunes it to this style or to other weights of the losses.")
+    var startFrom: String?
+
     @Option(help: "Seed for the initial weights and the choice of crops.")
     var seed = defaults.seed
 
@@ -73,6 +76,7 @@ struct TrainCommand: ParsableCommand {
         settings.objective = try objective.settings()
         settings.seed = seed
         settings.style = URL(fileURLWithPath: style).lastPathComponent
+        settings.startedFrom = try startFrom.map { try BundledModels.locate($0).lastPathComponent }
         try settings.validate()
         return settings
     }
@@ -82,14 +86,16 @@ struct TrainCommand: ParsableCommand {
             machine.configure()
             let settings = try self.settings()
             let previewPath = saving.besideOutput("-preview.png")
-            let saved = try saving.prepare(TransformerNet.self, inputs: [style] + (preview.map { [$0] } ?? []),
+            let startFile = try startFrom.map { try BundledModels.locate($0) }
+            let saved = try saving.prepare(TransformerNet.self, inputs: [style] + [preview, startFile?.path].compactMap { $0 },
                                            otherOutputs: preview != nil ? [("the preview", previewPath)] : [])
+            let start = try startFile.map { try StyleModel(contentsOf: $0).network }
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)
             try saving.checkPhotos(photoSet, quiet: machine.quiet)
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
-                                                   photos: photoSet, checkpoint: saved, precision: machine.precision)
+                                                   photos: photoSet, checkpoint: saved, start: start, precision: machine.precision)
             try saving.run(training, what: "on \(photoSet.paths.count) photos", quiet: machine.quiet) {
                 try saving.save(training)
                 if let previewImage {

@@ -94,7 +94,7 @@ struct TrainUpscalerCommand: ParsableCommand {
         settings.tvWeight = tvWeight
         settings.seed = seed
         settings.augmentation = augmentation
-        settings.startedFrom = startFrom.map { URL(fileURLWithPath: $0).lastPathComponent }
+        settings.startedFrom = try startFrom.map { try BundledModels.locate($0, .upscaler).lastPathComponent }
         try settings.validate()
         return settings
     }
@@ -103,8 +103,9 @@ struct TrainUpscalerCommand: ParsableCommand {
         try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
             let settings = try self.settings()
-            let saved = try saving.prepare(UpscalerNet.self, inputs: startFrom.map { [$0] } ?? [])
-            let start = try startFrom.map { try UpscalerModel(contentsOf: try BundledModels.locate($0, .upscaler)).network }
+            let startFile = try startFrom.map { try BundledModels.locate($0, .upscaler) }
+            let saved = try saving.prepare(UpscalerNet.self, inputs: [startFile?.path].compactMap { $0 })
+            let start = try startFile.map { try UpscalerModel(contentsOf: $0).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved,
                                          augmentation: settings.augmentation)
             try saving.checkPhotos(patches, quiet: machine.quiet)

@@ -33,7 +33,7 @@ final class FeedForwardTrainingTests: XCTestCase {
         return settings
     }
 
-    func makeTraining(_ settings: TrainingSettings, checkpoint: TrainingCheckpoint? = nil) throws -> FeedForwardTraining {
+    func makeTraining(_ settings: TrainingSettings, checkpoint: TrainingCheckpoint? = nil, start: TransformerNet? = nil) throws -> FeedForwardTraining {
         let photos = directory.appendingPathComponent("photos")
         if !FileManager.default.fileExists(atPath: photos.path) {
             try FileManager.default.createDirectory(at: photos, withIntermediateDirectories: true)
@@ -41,7 +41,7 @@ final class FeedForwardTrainingTests: XCTestCase {
         }
         let style = picture(width: 32, height: 32, phase: 2).tensor.scalars.enumerated().map { i, v in (i / 4) % 2 == 0 ? v : 255 - v }
         return try FeedForwardTraining(settings: settings, vgg: TestData.vgg(), style: Tensor(shape: [3, 32, 32], scalars: style),
-                                       photos: try PhotoCrops(directory: photos.path, size: settings.size), checkpoint: checkpoint)
+                                       photos: try PhotoCrops(directory: photos.path, size: settings.size), checkpoint: checkpoint, start: start)
     }
 
     func testAFewStepsLowerTheLoss() throws {
@@ -81,6 +81,19 @@ final class FeedForwardTrainingTests: XCTestCase {
         XCTAssertThrowsError(try makeTraining(other, checkpoint: saved)) {
             XCTAssert("\($0)".contains("(styleWeight was 100, now 1)"), "\($0)")
         }
+    }
+
+    func testFineTuningStartsFromTheGivenWeights() throws {
+        let settings = tinySettings()
+        let trained = try makeTraining(settings)
+        for _ in 0..<2 { _ = try trained.trainStep() }
+        let tuned = try makeTraining(settings, start: trained.network)
+        XCTAssertEqual(tuned.step, 0)
+        XCTAssertEqual(tuned.network.parameters, trained.network.parameters)
+        XCTAssertNotEqual(try makeTraining(settings).network.parameters, trained.network.parameters, "a new run starts afresh")
+        var wider = settings
+        wider.width *= 2
+        XCTAssertThrowsError(try makeTraining(wider, start: trained.network)) { XCTAssert("\($0)".contains("width"), "\($0)") }
     }
 
     func testModelFileRoundTripAndBadFiles() throws {

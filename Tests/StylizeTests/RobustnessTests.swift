@@ -34,12 +34,13 @@ final class RobustnessTests: XCTestCase {
         try fm.createDirectory(atPath: path("photos"), withIntermediateDirectories: true)
         try fm.copyItem(atPath: TestData.example("cincinnati-bridge.jpg"), toPath: path("photos/bridge.jpg"))
 
-        // Models: NaN weights, an absurd width, a checkpoint with a negative step or a negative second moment.
+        // Models: NaN weights, a good one of width 0.125, an absurd width, a checkpoint with a negative step or a negative second moment.
         let network = try TransformerNet(width: 0.125, seed: 1)
         var nan = network.parameters
         nan["conv1.conv2d.weight"]!.scalars[0] = .nan
         try SafetensorsFile(tensors: nan, metadata: StyleModel(network: network, settings: TrainingSettings(), steps: 1).file.metadata)
             .write(to: URL(fileURLWithPath: path("nan.safetensors")))
+        try StyleModel(network: network, settings: TrainingSettings(), steps: 1).file.write(to: URL(fileURLWithPath: path("narrow.safetensors")))
         var wide = StyleModel(network: network, settings: TrainingSettings(), steps: 1).file
         wide.metadata["width"] = "1e30"
         try wide.write(to: URL(fileURLWithPath: path("wide.safetensors")))
@@ -112,6 +113,10 @@ final class RobustnessTests: XCTestCase {
         "train @/style.jpg --photos @/photos -o @/m.safetensors --resume --checkpoint @/negative-moment.checkpoint.safetensors",
         "train @/style.jpg --photos @/photos -o @/m.safetensors --checkpoint @/earlier.checkpoint.safetensors",
         "train @/style.jpg --photos @/photos -o @/m.safetensors --resume --force",
+        "train @/style.jpg --photos @/photos -o @/m.safetensors --start-from @/nan.safetensors",
+        "train @/style.jpg --photos @/photos -o @/m.safetensors --start-from no-such-model",
+        "train @/style.jpg --photos @/photos -o @/m.safetensors --start-from @/narrow.safetensors",
+        "train @/style.jpg --photos @/photos -o @/narrow.safetensors --start-from @/narrow.safetensors --width 0.125",
         // train-upscaler
         "train-upscaler --photos @/photos -o @/u.safetensors --scale 5",
         "train-upscaler --photos @/photos -o @/u.safetensors --patch 30",

@@ -20,6 +20,8 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
     public var seed: UInt64 = 0
     /// The style image's file name, for the record.
     public var style = ""
+    /// The model file whose weights the run started from (fine-tuning), for the record; nil for fresh weights.
+    public var startedFrom: String?
 
     public init() {}
 
@@ -34,7 +36,7 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
         try objective.validate()
     }
 
-    private enum CodingKeys: String, CodingKey { case steps, batch, size, styleSize, width, learningRate, seed, style }
+    private enum CodingKeys: String, CodingKey { case steps, batch, size, styleSize, width, learningRate, seed, style, startedFrom }
 
     /// Every field is optional, so that files written before a setting existed still load (with the default).
     public init(from decoder: Decoder) throws {
@@ -48,6 +50,7 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
         learningRate = try container.decode(.learningRate, or: defaults.learningRate)
         seed = try container.decode(.seed, or: defaults.seed)
         style = try container.decode(.style, or: defaults.style)
+        startedFrom = try container.decodeIfPresent(String.self, forKey: .startedFrom)
         objective = try ObjectiveSettings(from: decoder)
     }
 
@@ -61,6 +64,7 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
         try container.encode(learningRate, forKey: .learningRate)
         try container.encode(seed, forKey: .seed)
         try container.encode(style, forKey: .style)
+        try container.encodeIfPresent(startedFrom, forKey: .startedFrom)
         try objective.encode(to: encoder)
     }
 }
@@ -167,6 +171,8 @@ public protocol RecordedSettings: Codable, Equatable {
     var learningRate: Float { get set }
     /// Images per step.
     var batch: Int { get }
+    /// The model file a fine-tuning run started from, or nil.
+    var startedFrom: String? { get }
     func validate() throws
 }
 

@@ -7,13 +7,20 @@ public typealias FeedForwardTraining = Training<StyleNetworkLoss>
 extension Training where Loss == StyleNetworkLoss {
     /// - Parameters:
     ///   - style: the style image, RGB 0...255 [3, h, w], already at `settings.styleSize`.
-    ///   - checkpoint: a saved state to continue from, or nil for a fresh network.
+    ///   - checkpoint: a saved state to continue from, or nil for a new run.
+    ///   - start: the weights a new run starts from (fine-tuning a trained network, to another style or balance of
+    ///     the losses), or nil for fresh weights.
     ///   - precision: for the transformer network and VGG19, each resolved on its own under `auto`. Not part of the
     ///     recorded settings: a run may be resumed in another precision.
     public convenience init(settings: TrainingSettings, vgg: VGG19, style: Tensor, photos: PhotoCrops,
-                            checkpoint: TrainingCheckpoint? = nil, precision: Precision = .auto) throws {
-        try self.init(settings: settings, checkpoint: checkpoint,
-                      fresh: { try TransformerNet(width: settings.width, seed: settings.seed) }) { network in
+                            checkpoint: TrainingCheckpoint? = nil, start: TransformerNet? = nil, precision: Precision = .auto) throws {
+        try self.init(settings: settings, checkpoint: checkpoint, fresh: {
+            guard let start else { return try TransformerNet(width: settings.width, seed: settings.seed) }
+            guard start.width == settings.width else {
+                throw InvalidInput("startFrom", "is a network of width \(start.width), not \(settings.width); set the width to match")
+            }
+            return start
+        }) { network in
             try StyleNetworkLoss(settings: settings, network: network, vgg: vgg, style: style, photos: photos, precision: precision)
         }
     }
