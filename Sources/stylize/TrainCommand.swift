@@ -65,7 +65,8 @@ struct TrainCommand: ParsableCommand {
         try validating { try Check.range(previewSize, 16...8192, "previewSize") }
     }
 
-    func settings() throws -> TrainingSettings {
+    /// The run's settings; `startFile` is `--start-from` resolved to its file.
+    func settings(startFile: URL?) throws -> TrainingSettings {
         var settings = TrainingSettings()
         settings.steps = steps
         settings.batch = batch
@@ -76,7 +77,7 @@ struct TrainCommand: ParsableCommand {
         settings.objective = try objective.settings()
         settings.seed = seed
         settings.style = URL(fileURLWithPath: style).lastPathComponent
-        settings.startedFrom = try startFrom.map { try BundledModels.locate($0).lastPathComponent }
+        settings.startedFrom = startFile?.lastPathComponent
         try settings.validate()
         return settings
     }
@@ -84,9 +85,9 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
-            let settings = try self.settings()
-            let previewPath = saving.besideOutput("-preview.png")
             let startFile = try startFrom.map { try BundledModels.locate($0) }
+            let settings = try self.settings(startFile: startFile)
+            let previewPath = saving.besideOutput("-preview.png")
             let saved = try saving.prepare(TransformerNet.self, inputs: [style] + [preview, startFile?.path].compactMap { $0 },
                                            otherOutputs: preview != nil ? [("the preview", previewPath)] : [])
             let start = try startFile.map { try StyleModel(contentsOf: $0).network }

@@ -79,7 +79,8 @@ struct TrainUpscalerCommand: ParsableCommand {
 
     @OptionGroup var machine: MachineOptions
 
-    func settings() throws -> UpscalerTrainingSettings {
+    /// The run's settings; `startFile` is `--start-from` resolved to its file.
+    func settings(startFile: URL?) throws -> UpscalerTrainingSettings {
         var settings = UpscalerTrainingSettings(scale: scale, loss: loss)
         if let architecture { settings.architecture = architecture }
         settings.blocks = blocks
@@ -94,7 +95,7 @@ struct TrainUpscalerCommand: ParsableCommand {
         settings.tvWeight = tvWeight
         settings.seed = seed
         settings.augmentation = augmentation
-        settings.startedFrom = try startFrom.map { try BundledModels.locate($0, .upscaler).lastPathComponent }
+        settings.startedFrom = startFile?.lastPathComponent
         try settings.validate()
         return settings
     }
@@ -102,8 +103,8 @@ struct TrainUpscalerCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
-            let settings = try self.settings()
             let startFile = try startFrom.map { try BundledModels.locate($0, .upscaler) }
+            let settings = try self.settings(startFile: startFile)
             let saved = try saving.prepare(UpscalerNet.self, inputs: [startFile?.path].compactMap { $0 })
             let start = try startFile.map { try UpscalerModel(contentsOf: $0).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved,
