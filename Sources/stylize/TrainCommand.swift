@@ -85,12 +85,12 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
-            let startFile = try startFrom.map { try BundledModels.locate($0) }
+            let startFile = try saving.startFile(startFrom, .style)
             let settings = try self.settings(startFile: startFile)
             let previewPath = saving.besideOutput("-preview.png")
             let saved = try saving.prepare(TransformerNet.self, inputs: [style] + [preview, startFile?.path].compactMap { $0 },
                                            otherOutputs: preview != nil ? [("the preview", previewPath)] : [])
-            let start = try startFile.map { try StyleModel(contentsOf: $0).network }
+            let start = saving.resume ? nil : try startFile.map { try StyleModel(contentsOf: $0).network }
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)

@@ -103,10 +103,10 @@ struct TrainUpscalerCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors(flags: ["learningRate": "lr"]) {
             machine.configure()
-            let startFile = try startFrom.map { try BundledModels.locate($0, .upscaler) }
+            let startFile = try saving.startFile(startFrom, .upscaler)
             let settings = try self.settings(startFile: startFile)
             let saved = try saving.prepare(UpscalerNet.self, inputs: [startFile?.path].compactMap { $0 })
-            let start = try startFile.map { try UpscalerModel(contentsOf: $0).network }
+            let start = saving.resume ? nil : try startFile.map { try UpscalerModel(contentsOf: $0).network }
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved,
                                          augmentation: settings.augmentation)
             try saving.checkPhotos(patches, quiet: machine.quiet)

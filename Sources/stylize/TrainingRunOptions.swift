@@ -52,6 +52,17 @@ struct TrainingRunOptions: ParsableArguments {
         return resume ? try Checkpoint(contentsOf: checkpointURL) : nil
     }
 
+    /// `--start-from` (a model file or a bundled model's name) as its file. A resumed run continues from the checkpoint
+    /// and only compares the start's name with the one recorded there, so a start file gone since then is no error.
+    func startFile(_ nameOrPath: String?, _ kind: BundledModels.Kind) throws -> URL? {
+        guard let nameOrPath else { return nil }
+        do {
+            return try BundledModels.locate(nameOrPath, kind)
+        } catch where resume {
+            return URL(fileURLWithPath: nameOrPath)
+        }
+    }
+
     /// Refuses to start when the model's folder could not hold a save: the model and a checkpoint (the weights and
     /// Adam's two moments), each written beside the old one before it replaces it.
     func checkFreeSpace(parameters: Int) throws {

@@ -249,6 +249,24 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path("up.safetensors"))), before)
     }
 
+    /// A fine-tuning run resumes from its checkpoint even when the model it started from has gone since; the model
+    /// file still names it.
+    func testResumingAFineTuningRunNeedsNotItsStartModel() throws {
+        try makeInputs()
+        try FileManager.default.copyItem(atPath: path("narrow.safetensors"), toPath: path("start.safetensors"))
+        let arguments = ["train", path("style.jpg"), "--photos", path("photos"), "-o", path("m.safetensors"),
+                         "--start-from", path("start.safetensors"), "--width", "0.125", "--size", "32", "--batch", "1", "--quiet"]
+        XCTAssertEqual(try run(arguments + ["--steps", "1"]).status, 0)
+        try FileManager.default.removeItem(atPath: path("start.safetensors"))
+        let result = try run(arguments + ["--steps", "2", "--resume"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let model = try StyleModel(contentsOf: URL(fileURLWithPath: path("m.safetensors")))
+        XCTAssertEqual(model.steps, 2)
+        XCTAssertEqual(model.settings.startedFrom, "start.safetensors")
+        // A new run needs the file.
+        XCTAssertEqual(try run(arguments + ["--steps", "1", "--force"]).status, 1)
+    }
+
     /// SIGTERM stops training as Ctrl-C does: the model and checkpoint saved, exit 130, resumable.
     func testSigtermSavesTraining() throws {
         try makeInputs()
