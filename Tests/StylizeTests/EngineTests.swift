@@ -1,3 +1,4 @@
+import CDNNL
 import XCTest
 @testable import Stylize
 
@@ -125,6 +126,39 @@ final class EngineTests: XCTestCase, RandomTensors {
             try Reorder(from: output.descriptor, to: plainOutput.descriptor)(output, into: plainOutput)
             let reference = naiveConvolution(input, weights, bias, stride: 1, padding: 4)
             assertClose(plainOutput.scalars(), reference.scalars, relative: 1e-5, "9x9 from 8 channels to 3")
+        }
+    }
+
+    /// Upsampling and a 3x3 convolution in one (`UpsamplingConvolution`: the four phases' 2x2 kernels, interleaved)
+    /// against the plain loop on the upsampled input, on odd sides, in channel-blocked and position-major layouts, and
+    /// again after new parameters.
+    func testUpsamplingConvolutionMatchesUpsamplingThenConvolution() throws {
+        for (channels, out, tag) in [(16, 16, dnnl_nChw8c), (32, 16, dnnl_nChw16c), (16, 8, dnnl_nhwc)] {
+            let input = randomTensor([1, channels, 5, 7])
+            let (h, w) = (input.shape[2], input.shape[3])
+            var upsampled = [Float](repeating: 0, count: channels * 4 * h * w)
+            for c in 0..<channels { for y in 0..<(2 * h) { for x in 0..<(2 * w) {
+                upsampled[(c * 2 * h + y) * 2 * w + x] = input.scalars[(c * h + y / 2) * w + x / 2]
+            } } }
+            let sourceLayout = MemoryDescriptor.tagged(input.shape, tag, dnnl_f32)
+            guard let layer = try UpsamplingConvolution(inputShape: input.shape, weights: randomTensor([out, channels, 3, 3]),
+                                                        bias: randomTensor([out]), precision: .fp32, sourceLayout: sourceLayout,
+                                                        memory: { layout, _ in try Memory(layout) }) else {
+                XCTFail("no upsampling convolution for \(channels) channels in layout \(tag)"); continue
+            }
+            for _ in 0..<2 {
+                let weights = randomTensor([out, channels, 3, 3], scale: 0.2), bias = randomTensor([out])
+                try layer.setParameters(weights: weights, bias: bias)
+                let plainInput = try Memory(.plain(input.shape)), plainOutput = try Memory(.plain(layer.outputShape))
+                plainInput.load(input.scalars)
+                let source = try Memory(layer.sourceLayout)
+                try Reorder(from: plainInput.descriptor, to: source.descriptor)(plainInput, into: source)
+                layer.forward(source)
+                try Reorder(from: layer.destinationLayout, to: plainOutput.descriptor)(layer.output, into: plainOutput)
+                let reference = naiveConvolution(Tensor(shape: [1, channels, 2 * h, 2 * w], scalars: upsampled), weights, bias,
+                                                 stride: 1, padding: 1)
+                assertClose(plainOutput.scalars(), reference.scalars, relative: 1e-5, "\(channels) to \(out) channels, layout \(tag)")
+            }
         }
     }
 

@@ -10,17 +10,17 @@ extension MemoryDescriptor {
     /// A plain row-major float32 descriptor: nchw for 4 dimensions, oihw for weights, x for vectors.
     static func plain(_ dims: [Int]) -> MemoryDescriptor {
         let tags: [Int: dnnl_format_tag_t] = [1: dnnl_a, 2: dnnl_ab, 3: dnnl_abc, 4: dnnl_abcd]
-        return make(dims, tag: tags[dims.count]!, type: dnnl_f32)
+        return tagged(dims, tags[dims.count]!, dnnl_f32)
     }
 
     /// [N, C, H, W] stored position-major (oneDNN's nhwc): each position's channels side by side.
     static func positionMajor(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDescriptor {
-        make(dims, tag: dnnl_acdb, type: type)
+        tagged(dims, dnnl_acdb, type)
     }
 
     /// A descriptor that lets the primitive choose its preferred (usually channel-blocked) layout.
     static func any(_ dims: [Int], _ type: dnnl_data_type_t = dnnl_f32) -> MemoryDescriptor {
-        make(dims, tag: dnnl_format_tag_any, type: type)
+        tagged(dims, dnnl_format_tag_any, type)
     }
 
     /// [1, C, 1, 1] float32 in the channel blocking of `layout` (nChw8c, nChw16c or plain), so that a per-channel
@@ -30,20 +30,25 @@ extension MemoryDescriptor {
         let blocking = layout.format_desc.blocking
         let block = layout.format_kind == dnnl_blocked && blocking.inner_nblks == 1 && blocking.inner_idxs.0 == 1
             ? Int(blocking.inner_blks.0) : 1
-        return make([1, channels, 1, 1], tag: [8: dnnl_nChw8c, 16: dnnl_nChw16c][block] ?? dnnl_nchw, type: dnnl_f32)
+        return tagged([1, channels, 1, 1], [8: dnnl_nChw8c, 16: dnnl_nChw16c][block] ?? dnnl_nchw, dnnl_f32)
     }
 
     /// A [rows, columns] matrix whose element (i, j) is `i * rowStride + j * columnStride` values from its start:
     /// a transposed view is the same storage with the strides swapped.
     static func matrix(_ rows: Int, _ columns: Int, rowStride: Int, columnStride: Int, _ type: dnnl_data_type_t) -> MemoryDescriptor {
+        strided([rows, columns], strides: [rowStride, columnStride], type)
+    }
+
+    /// Any number of dimensions, each with its stride in values: a view of storage laid out otherwise.
+    static func strided(_ dims: [Int], strides: [Int], _ type: dnnl_data_type_t) -> MemoryDescriptor {
         var md = dnnl_memory_desc_t()
-        let status = dnnl_memory_desc_init_by_strides(&md, 2, dnnlDims([rows, columns]), type,
-                                                      dnnlDims([rowStride, columnStride]))
-        precondition(status == dnnl_success, "bad matrix descriptor \(rows)x\(columns)")
+        let status = dnnl_memory_desc_init_by_strides(&md, Int32(dims.count), dnnlDims(dims), type, dnnlDims(strides))
+        precondition(status == dnnl_success, "bad strided descriptor \(dims) \(strides)")
         return md
     }
 
-    private static func make(_ dims: [Int], tag: dnnl_format_tag_t, type: dnnl_data_type_t) -> MemoryDescriptor {
+    /// A layout by oneDNN's name for it (`dnnl_nChw8c`, `dnnl_nhwc`, ...).
+    static func tagged(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t) -> MemoryDescriptor {
         var md = dnnl_memory_desc_t()
         let status = dnnl_memory_desc_init_by_tag(&md, Int32(dims.count), dnnlDims(dims), type, tag)
         precondition(status == dnnl_success, "bad memory descriptor \(dims)")
@@ -82,7 +87,7 @@ extension MemoryDescriptor {
     }
 
     /// Values from one index to the next along each dimension, outside any inner blocks (blocked layouts only).
-    private var strides: [Int] {
+    var strides: [Int] {
         withUnsafeBytes(of: format_desc.blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(Int(ndims))).map { Int($0) } }
     }
 

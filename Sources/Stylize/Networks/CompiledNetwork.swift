@@ -176,16 +176,18 @@ final class CompiledNetwork {
 }
 
 extension Array where Element == ConvolutionSpec {
-    /// An upper bound on the bytes of any activation of these layers (upsampled inputs included) for an input of
-    /// `inputShape`: channels rounded up to 64 (oneDNN's blocked layouts pad them to blocks of 16 or 32), 4 bytes a
-    /// value (fp32's; bf16 fills half).
+    /// An upper bound on the bytes of any activation of these layers (upsampled inputs and `UpsamplingConvolution`'s
+    /// grids of four phases included) for an input of `inputShape`: channels rounded up to 64 (oneDNN's blocked
+    /// layouts pad them to blocks of 16 or 32), 4 bytes a value (fp32's; bf16 fills half).
     func largestActivationBytes(inputShape: [Int]) -> Int {
         let batch = inputShape[0]
         var (height, width) = (inputShape[2], inputShape[3])
-        func bytes(_ channels: Int) -> Int { batch * ((channels + 63) / 64 * 64) * height * width * 4 }
+        func bytes(_ channels: Int, _ height: Int, _ width: Int) -> Int { batch * ((channels + 63) / 64 * 64) * height * width * 4 }
+        func bytes(_ channels: Int) -> Int { bytes(channels, height, width) }
         var largest = 0
         for layer in self {
             if layer.upsample {
+                largest = Swift.max(largest, bytes(4 * layer.output, height + 1, width + 1))
                 (height, width) = (2 * height, 2 * width)
                 largest = Swift.max(largest, bytes(layer.input))
             }

@@ -39,6 +39,10 @@ final class ConvolutionBlock {
 
     private let upsampling: NearestUpsampling?
     private let upsampled: Memory?
+    /// Forward passes only, in an upsampling block: the upsampling and the convolution in one, on the input's 2x2
+    /// patches (`UpsamplingConvolution`), where oneDNN has a direct kernel for it; `upsampling` and `convolution` then
+    /// only give the layouts and shapes.
+    private let phased: UpsamplingConvolution?
     /// Where a layout of oneDNN's own choosing gets a faster kind of kernel for the layer than the input's layout
     /// (on AVX2 its direct kernels want channels in blocks of 8, which a gemm layer before does not write): the
     /// input reordered to that layout (later layers then stay in it), and the memory it is reordered into (which the
@@ -70,12 +74,18 @@ final class ConvolutionBlock {
         if spec.upsample, let inputLayout {
             let upsampling = try NearestUpsampling(inputShape: inputShape, sourceLayout: inputLayout)
             self.upsampling = upsampling
-            upsampled = try storage.memory(upsampling.destinationLayout)
+            phased = training || spec.kernel != 3 || spec.stride != 1 ? nil
+                : try UpsamplingConvolution(inputShape: inputShape, weights: parameters["\(spec.name).weight"]!,
+                                            bias: parameters["\(spec.name).bias"]!, precision: precision, sourceLayout: inputLayout,
+                                            memory: { try storage.memory($0, alsoAvoiding: $1) })
+                .flatMap { Self.isFallback($0.implementation) ? nil : $0 }
+            upsampled = phased == nil ? try storage.memory(upsampling.destinationLayout) : nil
             convolutionInput = upsampling.outputShape
         } else {
             precondition(!spec.upsample, "an upsampling block cannot come first")
             upsampling = nil
             upsampled = nil
+            phased = nil
         }
         func makeConvolution(sourceLayout: MemoryDescriptor?) throws -> Convolution {
             try Convolution(inputShape: convolutionInput, weights: parameters["\(spec.name).weight"]!,
@@ -100,10 +110,10 @@ final class ConvolutionBlock {
         self.convolution = convolution
         self.inputReorder = inputReorder
         let busy = [upsampled, inputReorder?.copy, transposed?.reorder?.copy].compactMap { $0 }
-        convolved = try storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
-                                       alsoAvoiding: busy)
+        convolved = try phased?.output ?? storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
+                                                         alsoAvoiding: busy)
         if let name = spec.normalization {
-            let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolution.destinationLayout,
+            let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolved.descriptor,
                                                           fusedReLU: spec.relu, training: training)
             normalization.setParameters(scale: parameters["\(name).weight"]!, shift: parameters["\(name).bias"]!)
             self.normalization = normalization
@@ -114,7 +124,7 @@ final class ConvolutionBlock {
         }
         fusedReLUBackward = convolution.fusedReLU ? try ReLUBackward(layout: convolution.destinationLayout) : nil
         self.inputLayout = upsampling?.sourceLayout ?? (inputReorder == nil ? convolution.sourceLayout : inputLayout!)
-        outputLayout = transposed?.convolution.destinationLayout ?? convolution.destinationLayout
+        outputLayout = convolved.descriptor
         outputShape = convolution.outputShape
     }
 
@@ -154,13 +164,16 @@ final class ConvolutionBlock {
         let (weights, bias) = (parameters["\(spec.name).weight"]!, parameters["\(spec.name).bias"]!)
         try convolution.setParameters(weights: weights, bias: bias)
         try transposed?.convolution.setParameters(weights: weights, bias: bias)
+        try phased?.setParameters(weights: weights, bias: bias)
         if let normalization, let name = spec.normalization {
             normalization.setParameters(scale: parameters["\(name).weight"]!, shift: parameters["\(name).bias"]!)
         }
     }
 
     /// oneDNN's kernel for the forward pass (`jit:avx2`, `brgconv:avx512_core_amx_bf16`, `x64:gemm:jit`).
-    var forwardImplementation: String { transposed?.convolution.implementation ?? convolution.forwardImplementation }
+    var forwardImplementation: String {
+        phased?.implementation ?? transposed?.convolution.implementation ?? convolution.forwardImplementation
+    }
 
     /// The output of the last forward pass.
     var output: Memory { normalized ?? convolved }
@@ -168,14 +181,18 @@ final class ConvolutionBlock {
     /// Runs the block on `input` (in `inputLayout`) and returns its output (in `outputLayout`), which stays valid
     /// until the next call.
     func forward(_ input: Memory) -> Memory {
-        if let upsampling, let upsampled { upsampling.forward(input, into: upsampled) }
-        let input = inputReorder?(input) ?? input
-        if let (transposed, reorder) = transposed {
-            let source = upsampled ?? input
-            transposed.forward(reorder?(source) ?? source, into: convolved)
-            return convolved
+        if let phased {
+            phased.forward(input)
+        } else {
+            if let upsampling, let upsampled { upsampling.forward(input, into: upsampled) }
+            let input = inputReorder?(input) ?? input
+            if let (transposed, reorder) = transposed {
+                let source = upsampled ?? input
+                transposed.forward(reorder?(source) ?? source, into: convolved)
+                return convolved
+            }
+            convolution.forward(upsampled ?? input, into: convolved)
         }
-        convolution.forward(upsampled ?? input, into: convolved)
         guard let normalization, let normalized else { return convolved }
         normalization.forward(convolved, into: normalized)
         return normalized
