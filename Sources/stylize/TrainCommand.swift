@@ -90,7 +90,7 @@ struct TrainCommand: ParsableCommand {
             let previewPath = saving.besideOutput("-preview.png")
             let saved = try saving.prepare(TransformerNet.self, inputs: [style] + [preview, startFile?.path].compactMap { $0 },
                                            otherOutputs: preview != nil ? [("the preview", previewPath)] : [])
-            let start = saving.resume ? nil : try startFile.map { try StyleModel(contentsOf: $0).network }
+            let start: TransformerNet? = try saving.startNetwork(startFile)
             let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)

@@ -106,7 +106,7 @@ struct TrainUpscalerCommand: ParsableCommand {
             let startFile = try saving.startFile(startFrom, .upscaler)
             let settings = try self.settings(startFile: startFile)
             let saved = try saving.prepare(UpscalerNet.self, inputs: [startFile?.path].compactMap { $0 })
-            let start = saving.resume ? nil : try startFile.map { try UpscalerModel(contentsOf: $0).network }
+            let start: UpscalerNet? = try saving.startNetwork(startFile)
             let patches = try PhotoCrops(directory: photos, size: settings.patch, preparation: .halved,
                                          augmentation: settings.augmentation)
             try saving.checkPhotos(patches, quiet: machine.quiet)

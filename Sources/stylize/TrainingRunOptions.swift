@@ -63,6 +63,11 @@ struct TrainingRunOptions: ParsableArguments {
         }
     }
 
+    /// The network a new run starts from (`startFile`'s), or nil: a resumed run continues from its checkpoint.
+    func startNetwork<Network: TrainableNetwork>(_ startFile: URL?) throws -> Network? {
+        resume ? nil : try startFile.map { try Model<Network>(contentsOf: $0).network }
+    }
+
     /// Refuses to start when the model's folder could not hold a save: the model and a checkpoint (the weights and
     /// Adam's two moments), each written beside the old one before it replaces it.
     func checkFreeSpace(parameters: Int) throws {
