@@ -2,8 +2,9 @@
 # Johnson et al.'s yardstick for a feed-forward style model (arXiv 1603.08155, section 4.1): how many L-BFGS iterations
 # of the optimisation, started from noise with the same objective, reach the objective of the model's one pass. For
 # each model and each photo (photos the model never saw), at long side SIZE:
-#   - the model's own training objective (content, style and TV weights, layers and pooling, read from the file's
-#     metadata; its style image from ../shared/images/style/ by the name it records) of `stylize apply`'s output,
+#   - the model's own training objective (content, style and TV weights, layers and pooling, and the style image's
+#     size, read from the file's metadata; the style image from ../shared/images/style/ by the name it records) of
+#     `stylize apply`'s output,
 #     scored by `stylize transfer --iterations 0 --init OUTPUT`;
 #   - the photo's own style loss against the output's (the output's should be far lower);
 #   - `stylize transfer --init noise` for ITERATIONS iterations with those settings, and the first iteration whose
@@ -27,9 +28,11 @@ models=("$@"); [ ${#models[@]} -gt 0 ] || models=(models/*.safetensors)
 stylize=$(build_product stylize)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
-# The objective's flags and the style image's path, from a model file's "training" metadata.
+# The objective's flags and the style image's path, from a model file's "training" metadata. The style image is scaled
+# to the long side it was trained at (--style-size), whatever SIZE the photos are scored at: its Gram matrices, and so
+# the strokes the objective asks for, depend on it.
 settings() {
-  python3 - "$1" <<'PY'
+  python3 - "$1" "$size" <<'PY'
 import json, struct, sys, glob
 with open(sys.argv[1], "rb") as f:
     n = struct.unpack("<Q", f.read(8))[0]
@@ -40,7 +43,8 @@ print(" ".join([style[0] if style else "-", "--content-weight", str(t.get("conte
                 "--style-weight", str(t.get("styleWeight", 100)), "--tv-weight", str(t.get("tvWeight", 1e-3)),
                 "--content-layers", t.get("contentLayers", "relu4_2"),
                 "--style-layers", t.get("styleLayers", "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"),
-                "--pooling", t.get("pooling", "max")]))
+                "--pooling", t.get("pooling", "max"),
+                "--style-scale", str(t.get("styleSize", 512) / int(sys.argv[2]))]))
 PY
 }
 field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())[sys.argv[2]])' "$1" "$2"; }
