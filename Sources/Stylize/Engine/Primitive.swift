@@ -93,6 +93,25 @@ final class Reorder {
     }
 }
 
+/// An activation moved into another layout, in a memory of its own: where the next kernel wants a layout the last one
+/// did not write.
+struct LayoutChange {
+    let reorder: Reorder
+    /// Where the moved activation is (in the layout it was moved to).
+    let copy: Memory
+
+    init(from layout: MemoryDescriptor, into copy: Memory) throws {
+        reorder = try Reorder(from: layout, to: copy.descriptor)
+        self.copy = copy
+    }
+
+    /// `source` moved into `copy`, which is returned.
+    func callAsFunction(_ source: Memory) -> Memory {
+        reorder(source, into: copy)
+        return copy
+    }
+}
+
 /// Primitive attributes carrying the post-ops `append` adds (a fused ReLU, an accumulation) and asking for the
 /// scratchpad to be passed in (`Scratchpad`); the caller destroys them once the primitive descriptor is made.
 func makeAttributes(_ append: (dnnl_post_ops_t) throws -> Void) throws -> dnnl_primitive_attr_t {

@@ -49,9 +49,9 @@ final class ConvolutionBlock {
     /// backward pass reads).
     private let inputReorder: LayoutChange?
     private let convolution: Convolution
-    /// Forward passes only, where oneDNN's forward kernel for the layer is gemm and the opposite convolution's
-    /// backward-data kernel is not: the layer run by that kernel, after a reorder of its input if it wants another
-    /// layout.
+    /// Where oneDNN's forward kernel for the layer is gemm and the opposite convolution's backward-data kernel is not:
+    /// the layer run by that kernel (and, training, its backward passes by the opposite convolution's), after a
+    /// reorder of its input if it wants another layout.
     private let transposed: (convolution: TransposedConvolution, reorder: LayoutChange?)?
     private let convolved: Memory
     private let normalization: InstanceNormalization?
@@ -93,7 +93,7 @@ final class ConvolutionBlock {
                             fusedReLU: spec.relu && spec.normalization == nil, precision: precision, sourceLayout: sourceLayout)
         }
         var convolution = try makeConvolution(sourceLayout: upsampling?.destinationLayout ?? inputLayout)
-        transposed = training || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
+        transposed = spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
             : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
                                                    inputLayout: upsampling?.destinationLayout ?? convolution.sourceLayout,
                                                    storage: storage, alsoAvoiding: upsampled)
@@ -215,11 +215,16 @@ final class ConvolutionBlock {
             fusedReLUBackward(output: convolved, gradient: outputGradient, into: buffers.convolved)
             gradient = buffers.convolved
         }
-        let (weights, bias) = try convolution.backwardWeights(source: upsampled ?? inputReorder?.copy ?? input, outputGradient: gradient)
+        let (weights, bias) = try transposed.map { try $0.convolution.backwardWeights(source: $0.reorder?.copy ?? input, outputGradient: gradient) }
+            ?? convolution.backwardWeights(source: upsampled ?? inputReorder?.copy ?? input, outputGradient: gradient)
         parameterGradients[spec.name + ".weight", default: []].add(weights.scalars)
         parameterGradients[spec.name + ".bias", default: []].add(bias.scalars)
         guard inputGradient else { return nil }
-        try convolution.backwardData(gradient, into: buffers.convolutionInput)
+        if let (transposed, _) = transposed {
+            try transposed.backwardData(gradient, into: buffers.convolutionInput)
+        } else {
+            try convolution.backwardData(gradient, into: buffers.convolutionInput)
+        }
         let below = buffers.reordered?(buffers.convolutionInput) ?? buffers.convolutionInput
         guard let upsampling, let upsampledGradient = buffers.input else { return below }
         try upsampling.backward(below, into: upsampledGradient)
@@ -229,32 +234,13 @@ final class ConvolutionBlock {
     private func backwardBuffers() throws -> (convolved: Memory, convolutionInput: Memory, reordered: LayoutChange?, input: Memory?) {
         if let gradients { return gradients }
         // The backward-data kernel may pick another layout than the block's input has; it is then reordered.
-        let dataLayout = try convolution.inputGradientLayout()
+        let dataLayout = try transposed?.convolution.sourceLayout ?? convolution.inputGradientLayout()
         let target = inputReorder == nil ? convolution.sourceLayout : inputLayout
         let reordered = dataLayout.sameLayout(as: target) ? nil : try LayoutChange(from: dataLayout, into: try Memory(target))
         let made = (try Memory(mapping: outputLayout), try Memory(mapping: dataLayout), reordered,
                     try upsampling.map { try Memory(mapping: $0.sourceLayout) })
         gradients = made
         return made
-    }
-}
-
-/// An activation moved into another layout, in a memory of its own: where the next kernel wants a layout the last one
-/// did not write.
-struct LayoutChange {
-    let reorder: Reorder
-    /// Where the moved activation is (in the layout it was moved to).
-    let copy: Memory
-
-    init(from layout: MemoryDescriptor, into copy: Memory) throws {
-        reorder = try Reorder(from: layout, to: copy.descriptor)
-        self.copy = copy
-    }
-
-    /// `source` moved into `copy`, which is returned.
-    func callAsFunction(_ source: Memory) -> Memory {
-        reorder(source, into: copy)
-        return copy
     }
 }
 
