@@ -109,23 +109,43 @@ final class EngineTests: XCTestCase, RandomTensors {
         assertClose(winograd.input.scalars, direct.input.scalars, relative: 1e-4, "winograd backward data")
     }
 
-    /// The forward pass run as the opposite convolution's backward data (`TransposedConvolution`: the style networks'
-    /// last 9x9 layer to 3 channels) against the plain loop, and again after new parameters.
-    func testTransposedConvolutionComputesTheForwardPass() throws {
-        let input = randomTensor([1, 8, 11, 13])
+    /// `TransposedConvolution` (the style networks' last 9x9 layer to 3 channels, run by the opposite convolution's
+    /// kernels): its forward pass against the plain loop, and its input and weight gradients against `Convolution`'s
+    /// (checked by central differences above), for two images, and again after new parameters.
+    func testTransposedConvolutionComputesTheForwardAndBackwardPasses() throws {
+        let input = randomTensor([2, 8, 11, 13])
         let transposed = try TransposedConvolution(inputShape: input.shape, weights: randomTensor([3, 8, 9, 9]),
                                                    bias: randomTensor([3]), padding: 4)
+        func moved(_ memory: Memory, to layout: MemoryDescriptor) throws -> Memory {
+            let result = try Memory(layout)
+            try Reorder(from: memory.descriptor, to: layout)(memory, into: result)
+            return result
+        }
         for _ in 0..<2 {
             let weights = randomTensor([3, 8, 9, 9], scale: 0.2), bias = randomTensor([3])
             try transposed.setParameters(weights: weights, bias: bias)
-            let plainInput = try Memory(.plain(input.shape)), plainOutput = try Memory(.plain(transposed.outputShape))
+            let plainInput = try Memory(.plain(input.shape))
             plainInput.load(input.scalars)
-            let source = try Memory(transposed.sourceLayout), output = try Memory(transposed.destinationLayout)
-            try Reorder(from: plainInput.descriptor, to: source.descriptor)(plainInput, into: source)
+            let source = try moved(plainInput, to: transposed.sourceLayout), output = try Memory(transposed.destinationLayout)
             transposed.forward(source, into: output)
-            try Reorder(from: output.descriptor, to: plainOutput.descriptor)(output, into: plainOutput)
             let reference = naiveConvolution(input, weights, bias, stride: 1, padding: 4)
-            assertClose(plainOutput.scalars(), reference.scalars, relative: 1e-5, "9x9 from 8 channels to 3")
+            assertClose(try moved(output, to: .plain(transposed.outputShape)).scalars(), reference.scalars, relative: 1e-5,
+                        "9x9 from 8 channels to 3")
+
+            let outputGradient = randomTensor(reference.shape)
+            let expected = try engineConvolution(input, weights, bias, stride: 1, padding: 4, relu: false,
+                                                 outputGradient: outputGradient)
+            let plainGradient = try Memory(.plain(reference.shape))
+            plainGradient.load(outputGradient.scalars)
+            let gradient = try moved(plainGradient, to: transposed.destinationLayout)
+            let inputGradient = try Memory(transposed.sourceLayout)
+            try transposed.backwardData(gradient, into: inputGradient)
+            assertClose(try moved(inputGradient, to: .plain(input.shape)).scalars(), expected.input.scalars, relative: 1e-5,
+                        "input gradient")
+            let (dW, dB) = try transposed.backwardWeights(source: source, outputGradient: gradient)
+            XCTAssertEqual(dW.shape, weights.shape)
+            assertClose(dW.scalars, expected.weights.scalars, relative: 1e-5, "weights' gradient")
+            assertClose(dB.scalars, expected.bias.scalars, relative: 1e-5, "bias gradient")
         }
     }
 
