@@ -33,12 +33,12 @@ final class TransposedConvolution {
         self.padding = padding
         self.precision = precision
         oppositeWeights = Self.opposite(weights)
-        let type = precision.dataType, oppositeWeights = [weights.shape[1], weights.shape[0], kh, kw]
+        let type = precision.dataType, oppositeShape = [weights.shape[1], weights.shape[0], kh, kw]
         let strides = dnnlDims([1, 1]), pad = dnnlDims([padding, padding])
         // The opposite convolution reads what this one writes and writes what it reads. Every layout is left to
         // oneDNN: the forward kernel it would pick for the opposite one (a hint it needs) may be gemm too, in plain
         // layouts that would hold the backward-data kernel to gemm as well.
-        var src = MemoryDescriptor.any(outputShape, type), wei = MemoryDescriptor.any(oppositeWeights, type)
+        var src = MemoryDescriptor.any(outputShape, type), wei = MemoryDescriptor.any(oppositeShape, type)
         var dst = MemoryDescriptor.any(inputShape, type)
         var forward = dnnl_convolution_desc_t(), backward = dnnl_convolution_desc_t()
         try check(dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_convolution_direct, &src, &wei,
@@ -94,7 +94,7 @@ final class TransposedConvolution {
     //   dL/dx = C'(dL/dy)                              (C''s forward pass)
     //   dL/dW = (C''s weight gradient for input dL/dy and output gradient x), turned and swapped back
     //   dL/db = dL/dy summed over the positions.
-    // C' has a first layer's shape (3 channels to 32): oneDNN runs it by gemm too, but 5-8 times faster than this
+    // C' has a first layer's shape (3 channels to 32): oneDNN runs it by gemm too, but 5-10 times faster than this
     // layer's own backward kernels (measured on AVX2), in plain layouts; the gradients are reordered to and from them.
 
     /// C' (in layouts of oneDNN's choosing) and the copies the gradients are moved into for it.

@@ -215,7 +215,7 @@ final class ConvolutionBlock {
             fusedReLUBackward(output: convolved, gradient: outputGradient, into: buffers.convolved)
             gradient = buffers.convolved
         }
-        let (weights, bias) = try transposed.map { try $0.convolution.backwardWeights(source: $0.reorder?.copy ?? input, outputGradient: gradient) }
+        let (weights, bias) = try transposed.map { try $0.convolution.backwardWeights(source: $0.reorder?.copy ?? upsampled ?? input, outputGradient: gradient) }
             ?? convolution.backwardWeights(source: upsampled ?? inputReorder?.copy ?? input, outputGradient: gradient)
         parameterGradients[spec.name + ".weight", default: []].add(weights.scalars)
         parameterGradients[spec.name + ".bias", default: []].add(bias.scalars)
