@@ -102,8 +102,8 @@ final class TransposedConvolution {
         let opposite: Convolution
         /// dL/dy moved into C''s input layout, when it is another than `destinationLayout`.
         let outputGradient: LayoutChange?
-        /// dL/dy as plain float32, for the bias gradient.
-        let plainOutputGradient: LayoutChange
+        /// dL/dy as plain float32, for the bias gradient, when C''s input layout is not that already.
+        let plainOutputGradient: LayoutChange?
         /// x moved into C''s output layout, when it is another than `sourceLayout`.
         let source: LayoutChange?
         /// C''s output, dL/dx, and its move into `sourceLayout` when that is another layout.
@@ -121,10 +121,10 @@ final class TransposedConvolution {
             func move(_ layout: MemoryDescriptor, into target: MemoryDescriptor) throws -> LayoutChange? {
                 layout.sameLayout(as: target) ? nil : try LayoutChange(from: layout, into: try Memory(target))
             }
-            let inputGradient = try Memory(opposite.destinationLayout)
+            let inputGradient = try Memory(opposite.destinationLayout), plain = MemoryDescriptor.plain(outputShape)
             return Backward(opposite: opposite,
                             outputGradient: try move(destinationLayout, into: opposite.sourceLayout),
-                            plainOutputGradient: try LayoutChange(from: destinationLayout, into: try Memory(.plain(outputShape))),
+                            plainOutputGradient: try move(opposite.sourceLayout, into: plain),
                             source: try move(sourceLayout, into: opposite.destinationLayout),
                             inputGradient: inputGradient,
                             inputGradientBack: inputGradient.descriptor.sameLayout(as: sourceLayout)
@@ -152,7 +152,7 @@ final class TransposedConvolution {
         let gradient = parts.outputGradient?(outputGradient) ?? outputGradient
         let (oppositeGradient, _) = try parts.opposite.backwardWeights(source: gradient,
                                                                        outputGradient: parts.source?(source) ?? source)
-        let plain = parts.plainOutputGradient(outputGradient).scalars()
+        let plain = (parts.plainOutputGradient?(gradient) ?? gradient).scalars()
         let (images, channels, positions) = (outputShape[0], outputShape[1], outputShape[2] * outputShape[3])
         var bias = [Double](repeating: 0, count: channels)
         for image in 0..<images {
