@@ -20,6 +20,7 @@ struct ModelsCommand: ParsableCommand {
             list(models) { url in
                 let model = try StyleModel(contentsOf: url)
                 return "style \(model.settings.style), width \(model.network.width), \(model.steps) steps of \(model.settings.batch) at \(model.settings.size) px\(startedFrom(model.settings))"
+                    + (model.settings.distilledFrom.map { ", distilled from \($0)" } ?? "")
             }
             list(upscalers) { url in
                 let model = try UpscalerModel(contentsOf: url)

@@ -10,7 +10,7 @@ struct StylizeCommand: ParsableCommand {
         discussion: """
             Start with `stylize weights` (downloads and checks the VGG19 weights, about 80 MB once), then `stylize transfer photo.jpg painting.jpg -o out.png`.
             """,
-        subcommands: [TransferCommand.self, TrainCommand.self, ApplyCommand.self, ModelsCommand.self,
+        subcommands: [TransferCommand.self, TrainCommand.self, DistillCommand.self, ApplyCommand.self, ModelsCommand.self,
                       UpscaleCommand.self, TrainUpscalerCommand.self, EvaluateUpscalerCommand.self,
                       WeightsCommand.self, MaskCommand.self, GridCommand.self, ServeCommand.self]
     )

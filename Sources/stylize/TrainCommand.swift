@@ -48,11 +48,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed for the initial weights and the choice of crops.")
     var seed = defaults.seed
 
-    @Option(help: "A photo to stylize at every checkpoint, written beside the model as NAME-preview.png.")
-    var preview: String?
-
-    @Option(help: "Long side of the preview in pixels.")
-    var previewSize = 512
+    @OptionGroup var preview: PreviewOptions
 
     @Option(help: "The VGG19 weights file (default: installed by `stylize weights`).")
     var weights: String?
@@ -60,10 +56,6 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var saving: TrainingRunOptions
 
     @OptionGroup var machine: MachineOptions
-
-    func validate() throws {
-        try validating { try Check.range(previewSize, 16...8192, "previewSize") }
-    }
 
     /// The run's settings; `startFile` is `--start-from` resolved to its file.
     func settings(startFile: URL?) throws -> TrainingSettings {
@@ -87,11 +79,10 @@ struct TrainCommand: ParsableCommand {
             machine.configure()
             let startFile = try saving.startFile(startFrom, .style)
             let settings = try self.settings(startFile: startFile)
-            let previewPath = saving.besideOutput("-preview.png")
-            let saved = try saving.prepare(TransformerNet.self, inputs: [style] + [preview, startFile?.path].compactMap { $0 },
-                                           otherOutputs: preview != nil ? [("the preview", previewPath)] : [])
+            let saved = try saving.prepare(TransformerNet.self, inputs: [style] + preview.inputs + [startFile?.path].compactMap { $0 },
+                                           otherOutputs: preview.outputs(saving))
             let start: TransformerNet? = try saving.startNetwork(startFile)
-            let previewImage = try preview.map { try ImageIO.read($0).resized(longSide: previewSize) }
+            let writePreview = try preview.writer(saving, precision: machine.precision)
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
             let photoSet = try PhotoCrops(directory: photos, size: settings.size)
             try saving.checkPhotos(photoSet, quiet: machine.quiet)
@@ -99,9 +90,7 @@ struct TrainCommand: ParsableCommand {
                                                    photos: photoSet, checkpoint: saved, start: start, precision: machine.precision)
             try saving.run(training, what: "on \(photoSet.paths.count) photos", quiet: machine.quiet) {
                 try saving.save(training)
-                if let previewImage {
-                    try ImageIO.write(try FeedForwardStylizer(network: training.network, precision: machine.precision).stylize(previewImage), to: previewPath)
-                }
+                try writePreview(training.network)
             }
         }
     }

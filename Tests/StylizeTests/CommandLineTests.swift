@@ -174,6 +174,24 @@ final class CommandLineTests: XCTestCase {
         XCTAssertGreaterThan(fineTuned, 0, "x4 and x4-perceptual are fine-tuned from other models")
     }
 
+    func testDistillWritesAModelThatRecordsItsTeacher() throws {
+        let model = path("small.safetensors")
+        let result = try stylize(["distill", "starry-night", "--photos", Self.examples.path, "--size", "32", "--batch", "1",
+                                  "--steps", "2", "--width", "0.125", "-o", model, "--log", path("small.jsonl"), "--quiet"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let distilled = try StyleModel(contentsOf: URL(fileURLWithPath: model))
+        let teacher = try StyleModel(contentsOf: BundledModels.locate("starry-night"))
+        XCTAssertEqual(distilled.settings.distilledFrom, "starry-night.safetensors")
+        XCTAssertEqual(distilled.settings.style, teacher.settings.style)
+        XCTAssertEqual(distilled.settings.objective, teacher.settings.objective)
+        XCTAssertEqual(distilled.network.width, 0.125)
+        XCTAssertEqual(distilled.steps, 2)
+        let lines = try String(contentsOfFile: path("small.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let applied = try stylize(["apply", model, Self.content, "-o", path("out.png"), "--size", "64", "--quiet"])
+        XCTAssertEqual(applied.status, 0, applied.stderr)
+    }
+
     func testUpscalerCommands() throws {
         let model = path("x2.safetensors")
         let training = try stylize(["train-upscaler", "--photos", Self.examples.path, "--scale", "2", "--patch", "32",

@@ -119,6 +119,45 @@ final class FeedForwardTrainingTests: XCTestCase {
         XCTAssertThrowsError(try TrainingCheckpoint(contentsOf: file))
     }
 
+    /// Distillation on real photos (the example folder): the student's difference from the teacher falls, also on a
+    /// batch of crops no step trained on (by 43% in 40 steps when this was written).
+    func testDistillationLearnsTheTeachersOutput() throws {
+        let teacherFile = try BundledModels.locate("starry-night")
+        let teacher = try StyleModel(contentsOf: teacherFile)
+        var settings = teacher.settings
+        settings.size = 64
+        settings.batch = 2
+        settings.width = 0.25
+        settings.learningRate = 3e-3
+        settings.seed = 3
+        settings.distilledFrom = teacherFile.lastPathComponent
+        let training = try Distillation(settings: settings, teacher: teacher.network, vgg: TestData.vgg(),
+                                        photos: try PhotoCrops(directory: TestData.examples.path, size: settings.size))
+        let unseen = 1_000
+        let before = try training.loss(onBatchOf: unseen).total
+        for _ in 0..<40 { _ = try training.trainStep() }
+        let after = try training.loss(onBatchOf: unseen).total
+        XCTAssertLessThan(after, 0.75 * before, "loss \(before) -> \(after)")
+        XCTAssertEqual(training.model.settings.objective, teacher.settings.objective, "the model records the teacher's objective")
+    }
+
+    /// The student and the teacher see the same crops: a student that starts as the teacher's copy (same width and
+    /// seed) has nothing to learn, and one with other weights has.
+    func testADistilledCopyOfTheTeacherHasNoLoss() throws {
+        var settings = TrainingSettings()
+        settings.size = 32
+        settings.batch = 2
+        settings.width = 0.25
+        settings.seed = 5
+        let teacher = try TransformerNet(width: settings.width, seed: settings.seed)
+        let photos = try PhotoCrops(directory: TestData.examples.path, size: settings.size)
+        let copy = try Distillation(settings: settings, teacher: teacher, vgg: TestData.vgg(), photos: photos)
+        XCTAssertEqual(copy.network.parameters, teacher.parameters)
+        XCTAssertLessThan(try copy.loss(onBatchOf: 0).total, 1e-6)
+        settings.seed = 6
+        XCTAssertGreaterThan(try Distillation(settings: settings, teacher: teacher, vgg: TestData.vgg(), photos: photos).loss(onBatchOf: 0).total, 1)
+    }
+
     func testApplyKeepsOddSizes() throws {
         let stylizer = try FeedForwardStylizer(network: try TransformerNet(width: 0.125, seed: 2))
         for (width, height) in [(13, 7), (16, 16), (1, 5), (30, 17)] {

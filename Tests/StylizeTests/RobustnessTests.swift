@@ -117,6 +117,14 @@ final class RobustnessTests: XCTestCase {
         "train @/style.jpg --photos @/photos -o @/m.safetensors --start-from no-such-model",
         "train @/style.jpg --photos @/photos -o @/m.safetensors --start-from @/narrow.safetensors",
         "train @/style.jpg --photos @/photos -o @/narrow.safetensors --start-from @/narrow.safetensors --width 0.125",
+        // distill
+        "distill no-such-model --photos @/photos -o @/m.safetensors",
+        "distill @/nan.safetensors --photos @/photos -o @/m.safetensors",
+        "distill @/narrow.safetensors --photos @/photos -o @/narrow.safetensors",
+        "distill @/narrow.safetensors --photos @/tiny -o @/m.safetensors",
+        "distill @/narrow.safetensors --photos @/photos -o @/m.safetensors --width 1e30",
+        "distill @/narrow.safetensors --photos @/photos -o @/m.safetensors --size 30",
+        "distill @/narrow.safetensors --photos @/photos -o @/m.safetensors --resume",
         // train-upscaler
         "train-upscaler --photos @/photos -o @/u.safetensors --scale 5",
         "train-upscaler --photos @/photos -o @/u.safetensors --patch 30",

@@ -22,6 +22,10 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
     public var style = ""
     /// The model file whose weights the run started from (fine-tuning), for the record; nil for fresh weights.
     public var startedFrom: String?
+    /// The style model whose output the network learned to reproduce (`Distillation`), for the record; nil for a
+    /// network trained on the perceptual loss. A distilled network's style, style size and objective are its
+    /// teacher's: what it was made to minimise, at one remove.
+    public var distilledFrom: String?
 
     public init() {}
 
@@ -36,7 +40,7 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
         try objective.validate()
     }
 
-    private enum CodingKeys: String, CodingKey { case steps, batch, size, styleSize, width, learningRate, seed, style, startedFrom }
+    private enum CodingKeys: String, CodingKey { case steps, batch, size, styleSize, width, learningRate, seed, style, startedFrom, distilledFrom }
 
     /// Every field is optional, so that files written before a setting existed still load (with the default).
     public init(from decoder: Decoder) throws {
@@ -51,6 +55,7 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
         seed = try container.decode(.seed, or: defaults.seed)
         style = try container.decode(.style, or: defaults.style)
         startedFrom = try container.decodeIfPresent(String.self, forKey: .startedFrom)
+        distilledFrom = try container.decodeIfPresent(String.self, forKey: .distilledFrom)
         objective = try ObjectiveSettings(from: decoder)
     }
 
@@ -65,6 +70,7 @@ public struct TrainingSettings: Sendable, RecordedSettings, Equatable {
         try container.encode(seed, forKey: .seed)
         try container.encode(style, forKey: .style)
         try container.encodeIfPresent(startedFrom, forKey: .startedFrom)
+        try container.encodeIfPresent(distilledFrom, forKey: .distilledFrom)
         try objective.encode(to: encoder)
     }
 }
