@@ -18,31 +18,10 @@ struct DistillCommand: ParsableCommand {
     @Argument(help: "The trained style model to learn from (a bundled model's name or a file).")
     var teacher: String
 
-    @Option(help: "A folder of photos (.jpg, .png, searched recursively) to train on.")
-    var photos: String
-
-    private static let defaults = TrainingSettings()
-
-    @Option(help: "Optimiser steps.")
-    var steps = defaults.steps
-
-    @Option(help: "Photo crops per step.")
-    var batch = defaults.batch
-
-    @Option(help: "Side of the square training crops, a multiple of 4.")
-    var size = defaults.size
+    @OptionGroup var trainingOptions: StyleTrainingOptions
 
     @Option(help: "Channel multiplier of the new network (0.5 does a quarter of the teacher's work at width 1).")
     var width: Float = 0.5
-
-    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
-    var learningRate = defaults.learningRate
-
-    @Option(help: "Seed for the initial weights and the choice of crops.")
-    var seed = defaults.seed
-
-    @Option(help: "The VGG19 weights file (default: installed by `stylize weights`).")
-    var weights: String?
 
     @OptionGroup var preview: PreviewOptions
 
@@ -53,12 +32,8 @@ struct DistillCommand: ParsableCommand {
     /// The run's settings: the teacher's style and objective, this run's network and schedule.
     func settings(teacher: Model<TransformerNet>, file: URL) throws -> TrainingSettings {
         var settings = teacher.settings
-        settings.steps = steps
-        settings.batch = batch
-        settings.size = size
+        trainingOptions.apply(to: &settings)
         settings.width = width
-        settings.learningRate = learningRate
-        settings.seed = seed
         settings.startedFrom = nil
         settings.distilledFrom = file.lastPathComponent
         try settings.validate()
@@ -74,9 +49,8 @@ struct DistillCommand: ParsableCommand {
             let saved = try saving.prepare(TransformerNet.self, inputs: [teacherFile.path] + preview.inputs,
                                            otherOutputs: preview.outputs(saving))
             let writePreview = try preview.writer(saving, precision: machine.precision)
-            let photoSet = try PhotoCrops(directory: photos, size: settings.size)
-            try saving.checkPhotos(photoSet, quiet: machine.quiet)
-            let training = try Distillation(settings: settings, teacher: teacherModel.network, vgg: try loadVGG19(weights), photos: photoSet,
+            let photoSet = try trainingOptions.photoCrops(size: settings.size, saving: saving, quiet: machine.quiet)
+            let training = try Distillation(settings: settings, teacher: teacherModel.network, vgg: try loadVGG19(trainingOptions.weights), photos: photoSet,
                                             checkpoint: saved, precision: machine.precision)
             try saving.run(training, what: "to paint as \(teacherFile.lastPathComponent), on \(photoSet.paths.count) photos",
                            quiet: machine.quiet) {

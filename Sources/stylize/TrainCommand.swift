@@ -17,41 +17,20 @@ struct TrainCommand: ParsableCommand {
     @Argument(help: "The style image (PNG or JPEG).")
     var style: String
 
-    @Option(help: "A folder of photos (.jpg, .png, searched recursively) to train on.")
-    var photos: String
-
-    private static let defaults = TrainingSettings()
-
-    @Option(help: "Optimiser steps.")
-    var steps = defaults.steps
-
-    @Option(help: "Photo crops per step.")
-    var batch = defaults.batch
-
-    @Option(help: "Side of the square training crops, a multiple of 4.")
-    var size = defaults.size
+    @OptionGroup var trainingOptions: StyleTrainingOptions
 
     @Option(help: "Long side of the style image when its Gram matrices are taken; larger gives finer strokes.")
-    var styleSize = defaults.styleSize
+    var styleSize = TrainingSettings().styleSize
 
     @Option(help: "Channel multiplier of the network (1: Johnson's 32-64-128 channels; 0.5 does a quarter of the work).")
-    var width = defaults.width
-
-    @Option(name: .customLong("lr"), help: "Adam's learning rate.")
-    var learningRate = defaults.learningRate
+    var width = TrainingSettings().width
 
     @OptionGroup var objective: ObjectiveOptions
 
     @Option(help: "Start from this style model's weights (a bundled model's name or a file, of the same --width): fine-tunes it to this style or to other weights of the losses.")
     var startFrom: String?
 
-    @Option(help: "Seed for the initial weights and the choice of crops.")
-    var seed = defaults.seed
-
     @OptionGroup var preview: PreviewOptions
-
-    @Option(help: "The VGG19 weights file (default: installed by `stylize weights`).")
-    var weights: String?
 
     @OptionGroup var saving: TrainingRunOptions
 
@@ -60,14 +39,10 @@ struct TrainCommand: ParsableCommand {
     /// The run's settings; `startFile` is `--start-from` resolved to its file.
     func settings(startFile: URL?) throws -> TrainingSettings {
         var settings = TrainingSettings()
-        settings.steps = steps
-        settings.batch = batch
-        settings.size = size
+        trainingOptions.apply(to: &settings)
         settings.styleSize = styleSize
         settings.width = width
-        settings.learningRate = learningRate
         settings.objective = try objective.settings()
-        settings.seed = seed
         settings.style = URL(fileURLWithPath: style).lastPathComponent
         settings.startedFrom = startFile?.lastPathComponent
         try settings.validate()
@@ -84,9 +59,8 @@ struct TrainCommand: ParsableCommand {
             let start: TransformerNet? = try saving.startNetwork(startFile)
             let writePreview = try preview.writer(saving, precision: machine.precision)
             let styleImage = try ImageIO.read(style).resized(longSide: settings.styleSize)
-            let photoSet = try PhotoCrops(directory: photos, size: settings.size)
-            try saving.checkPhotos(photoSet, quiet: machine.quiet)
-            let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(weights), style: styleImage.tensor,
+            let photoSet = try trainingOptions.photoCrops(size: settings.size, saving: saving, quiet: machine.quiet)
+            let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(trainingOptions.weights), style: styleImage.tensor,
                                                    photos: photoSet, checkpoint: saved, start: start, precision: machine.precision)
             try saving.run(training, what: "on \(photoSet.paths.count) photos", quiet: machine.quiet) {
                 try saving.save(training)

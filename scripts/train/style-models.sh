@@ -7,6 +7,7 @@
 #   usage: scripts/train/style-models.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
+source scripts/lib/ship-style-model.sh
 photos=${1:-/tmp/photos}; shift || true
 names=("$@"); [ ${#names[@]} -gt 0 ] || names=(starry-night great-wave kandinsky-composition-viii street-in-auvers graffiti)
 [ -d "$photos" ] || ../shared/data/fetch-photos.sh "$photos"
@@ -33,12 +34,5 @@ for name in "${names[@]}"; do
   fi
   read -r steps lr <<<"${phases[1]}"
   "$stylize" train "$style" "${common[@]}" --steps "$steps" --lr "$lr" --resume
-  cp "$model" "models/$name.safetensors"
-  cp "models/training/$name.jsonl" "models/$name.jsonl"
-  for photo in examples/chelsea-cat.png examples/cincinnati-bridge.jpg; do
-    base=$(basename "${photo%.*}")
-    "$stylize" apply "$name" "$photo" -o "docs/images/$name-$base.png" --size 512 --quiet
-  done
-  echo "== $name"; scripts/train/summarize-log.py "models/$name.jsonl"
-  STYLIZE_SKIP_BUILD=1 scripts/check/score-models.sh "models/$name.safetensors"
+  ship_style_model "$name" "$stylize"
 done

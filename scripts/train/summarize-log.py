@@ -19,6 +19,6 @@ def mean(part, key):
 first, last = rows[:n], rows[-n:]
 print(f"steps {rows[0]['step']}..{rows[-1]['step']} ({len(rows)} logged), {seconds / 60:.1f} min of training, "
       f"{len(rows) / seconds:.3f} steps/s, last images/s {rows[-1]['images_per_second']:.2f}")
-for key in [k for k in ("content", "style", "tv", "total", "pixel") if k in rows[-1]]:
+for key in [k for k in ("content", "style", "tv", "pixel", "feature", "total") if k in rows[-1]]:
     print(f"  {key:8} first {len(first)} steps {mean(first, key):12.4g}   last {len(last)} steps {mean(last, key):12.4g}"
           f"   ratio {mean(last, key) / max(mean(first, key), 1e-30):.3f}")

@@ -65,7 +65,7 @@ public final class DistillationLoss: TrainingLoss {
     public func lossAndGradients(step: Int) throws -> (terms: DistillationTerms, gradients: [String: Tensor], gradientScale: Float) {
         let crops = try photos.batch(step: step, count: settings.batch, seed: settings.seed)
         var terms = DistillationTerms()
-        var gradients: [String: [Float]] = [:]
+        var gradients = GradientSum()
         for crop in crops {
             let target = teacher.forward(crop)
             let output = student.forward(crop)
@@ -78,9 +78,9 @@ public final class DistillationLoss: TrainingLoss {
             terms.feature += feature / Self.featureWeight / Double(crops.count)
             var gradient = VGG19.gradientToRGB(try vgg.backward([layer: featureGradient]))
             gradient.scalars.add(pixelGradient.scalars)
-            for (name, parameterGradient) in try student.backward(gradient) { gradients[name, default: []].add(parameterGradient.scalars) }
+            gradients.add(try student.backward(gradient))
         }
-        return (terms, gradients.mapValues { Tensor(shape: [$0.count], scalars: $0) }, 1 / Float(crops.count))
+        return (terms, gradients.tensors, 1 / Float(crops.count))
     }
 
     public func setParameters(_ network: TransformerNet) throws { try student.setParameters(network) }

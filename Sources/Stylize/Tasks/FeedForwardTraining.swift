@@ -55,15 +55,15 @@ public final class StyleNetworkLoss: TrainingLoss {
     public func lossAndGradients(step: Int) throws -> (terms: ObjectiveTerms, gradients: [String: Tensor], gradientScale: Float) {
         let crops = try photos.batch(step: step, count: settings.batch, seed: settings.seed)
         var terms = ObjectiveTerms()
-        var gradients: [String: [Float]] = [:]
+        var gradients = GradientSum()
         for crop in crops {
             let (imageTerms, imageGradients) = try lossAndGradients(crop)
             terms.content += imageTerms.content / Double(crops.count)
             terms.style += imageTerms.style / Double(crops.count)
             terms.tv += imageTerms.tv / Double(crops.count)
-            for (name, gradient) in imageGradients { gradients[name, default: []].add(gradient.scalars) }
+            gradients.add(imageGradients)
         }
-        return (terms, gradients.mapValues { Tensor(shape: [$0.count], scalars: $0) }, 1 / Float(crops.count))
+        return (terms, gradients.tensors, 1 / Float(crops.count))
     }
 
     /// The perceptual loss of the network's output for one photo and its gradient for every parameter.

@@ -23,6 +23,18 @@ public protocol TrainingLoss: AnyObject {
     var precision: String { get }
 }
 
+/// The parameter gradients of a batch whose images go through the network one at a time (instance normalisation
+/// normalises each on its own), summed.
+struct GradientSum {
+    private var sums: [String: [Float]] = [:]
+
+    mutating func add(_ gradients: [String: Tensor]) {
+        for (name, gradient) in gradients { sums[name, default: []].add(gradient.scalars) }
+    }
+
+    var tensors: [String: Tensor] { sums.mapValues { Tensor(shape: [$0.count], scalars: $0) } }
+}
+
 /// A training run, whatever the network: Adam on the loss's gradients, step by step, with checkpoints that continue it
 /// exactly and a check that the loss stays finite. `FeedForwardTraining` and `UpscalerTraining` are this with their
 /// losses plugged in.
