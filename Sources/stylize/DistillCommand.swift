@@ -10,8 +10,8 @@ struct DistillCommand: ParsableCommand {
             Each step runs --batch random crops of the photos in --photos through the trained network (the teacher) \
             and through the new one, and moves the new one's weights with Adam towards the teacher's output, in \
             pixels and in VGG19's relu2_2 features. VGG19 runs to its fourth convolution instead of its thirteenth, so \
-            a step is about twice as fast as one of `stylize train`. The new model records \
-            the teacher's style and objective. Checkpoints, Ctrl-C and --resume work as for `stylize train`.
+            it trains on two to three times as many crops per second as `stylize train`. The new model records the \
+            teacher's style and objective. Checkpoints, Ctrl-C and --resume work as for `stylize train`.
             """
     )
 
