@@ -50,8 +50,8 @@ struct DistillCommand: ParsableCommand {
                                            otherOutputs: preview.outputs(saving))
             let writePreview = try preview.writer(saving, precision: machine.precision)
             let photoSet = try trainingOptions.photoCrops(size: settings.size, saving: saving, quiet: machine.quiet)
-            let training = try Distillation(settings: settings, teacher: teacherModel.network, vgg: try loadVGG19(trainingOptions.weights), photos: photoSet,
-                                            checkpoint: saved, precision: machine.precision)
+            let training = try Distillation(settings: settings, teacher: teacherModel.network, vgg: try loadVGG19(trainingOptions.weights),
+                                            photos: photoSet, checkpoint: saved, precision: machine.precision)
             try saving.run(training, what: "to paint as \(teacherFile.lastPathComponent), on \(photoSet.paths.count) photos",
                            quiet: machine.quiet) {
                 try saving.save(training)

@@ -36,8 +36,8 @@ struct GradientSum {
 }
 
 /// A training run, whatever the network: Adam on the loss's gradients, step by step, with checkpoints that continue it
-/// exactly and a check that the loss stays finite. `FeedForwardTraining` and `UpscalerTraining` are this with their
-/// losses plugged in.
+/// exactly and a check that the loss stays finite. `FeedForwardTraining`, `Distillation` and `UpscalerTraining` are this
+/// with their losses plugged in.
 public final class Training<Loss: TrainingLoss> {
     public typealias Network = Loss.Network
     public let settings: Network.Settings
