@@ -69,7 +69,8 @@ struct EvaluateUpscalerCommand: ParsableCommand {
 
     /// Sharpness and periodic power are ratios to the original's (1 = as sharp, as free of a grid pattern).
     static func line(_ name: String, _ network: UpscalerEvaluation.Scores, _ bicubic: UpscalerEvaluation.Scores) -> String {
-        String(format: "%@\t%.2f\t%.2f\t%+.2f\t%.4f\t%.4f\t%.3f\t%.3f\t%.2f\t%.2f", name, network.psnr, bicubic.psnr,
+        // The name by interpolation: `%@` would bridge a Swift String through an NSString.
+        name + String(format: "\t%.2f\t%.2f\t%+.2f\t%.4f\t%.4f\t%.3f\t%.3f\t%.2f\t%.2f", network.psnr, bicubic.psnr,
                network.psnr - bicubic.psnr, network.ssim, bicubic.ssim, network.sharpness, bicubic.sharpness,
                network.periodic, bicubic.periodic)
     }

@@ -111,7 +111,7 @@ struct TrainingRunOptions: ParsableArguments {
                 log?.write([("step", report.step)] + report.terms.fields.map { ($0, $1) } + [("precision", training.precision),
                            ("seconds", report.seconds), ("images_per_second", report.imagesPerSecond)])
                 bar.update(report.step - firstStep, seconds: report.seconds,
-                           detail: String(format: "step %d %@ %.2f img/s", report.step, report.terms.summary, report.imagesPerSecond))
+                           detail: "step \(report.step) \(report.terms.summary) \(String(format: "%.2f", report.imagesPerSecond)) img/s")
             }, save: save)
         } catch let diverged as Training<Loss>.Diverged {
             // The network is still the last good step's: keep it, so that the run can go on from there (--resume with

@@ -44,11 +44,6 @@ public enum DNNL {
 
     public static var threads: Int { Int(omp_get_max_threads()) }
 
-    /// glibc hands blocks over 32 MB back to the kernel when they are freed, so large arrays made every
-    /// iteration (the image-sized vectors, from about 1700 px) would be faulted in and zeroed anew each time.
-    /// Keeping freed memory in the process saves that time; the large, long-lived buffers (`Buffer`) are mapped
-    /// on their own and go back to the kernel when freed, so they never leave holes that a later, equal buffer
-    /// cannot reuse.
     /// Hands the heap's free pages back to the kernel: what setting up freed (the weights as loaded, the files
     /// read) before the long loop, which would otherwise count in the process's memory to the end.
     public static func returnFreedMemory() {
@@ -57,6 +52,11 @@ public enum DNNL {
         #endif
     }
 
+    /// glibc hands blocks over 32 MB back to the kernel when they are freed, so large arrays made every
+    /// iteration (the image-sized vectors, from about 1700 px) would be faulted in and zeroed anew each time.
+    /// Keeping freed memory in the process saves that time; the large, long-lived buffers (`Buffer`) are mapped
+    /// on their own and go back to the kernel when freed, so they never leave holes that a later, equal buffer
+    /// cannot reuse.
     public static func keepFreedMemory() {
         #if os(Linux)
         mallopt(M_MMAP_THRESHOLD, 1 << 30)

@@ -64,11 +64,16 @@ final class Primitive {
             arguments.append((STYLIZE_ARG_SCRATCHPAD, scratchpad ?? Scratchpad.memory(scratchpadLayout)))
         }
         let args = arguments.map { dnnl_exec_arg_t(arg: $0.0, memory: $0.1.handle) }
-        let status = args.withUnsafeBufferPointer {
-            dnnl_primitive_execute(primitive, DNNL.stream, Int32($0.count), $0.baseAddress)
+        // oneDNN holds only the handles: the memory objects (the scratchpad's is made for this call alone) must
+        // outlive the kernel, and Swift may release them after their last use in the code, the line above.
+        let status = withExtendedLifetime(arguments) {
+            let status = args.withUnsafeBufferPointer {
+                dnnl_primitive_execute(primitive, DNNL.stream, Int32($0.count), $0.baseAddress)
+            }
+            dnnl_stream_wait(DNNL.stream)
+            return status
         }
         precondition(status == dnnl_success, "oneDNN execute (\(implementation)) failed: \(status.rawValue)")
-        dnnl_stream_wait(DNNL.stream)
     }
 }
 
