@@ -71,7 +71,7 @@ struct EvaluateUpscalerCommand: ParsableCommand {
     static func line(_ name: String, _ network: UpscalerEvaluation.Scores, _ bicubic: UpscalerEvaluation.Scores) -> String {
         // The name by interpolation: `%@` would bridge a Swift String through an NSString.
         name + String(format: "\t%.2f\t%.2f\t%+.2f\t%.4f\t%.4f\t%.3f\t%.3f\t%.2f\t%.2f", network.psnr, bicubic.psnr,
-               network.psnr - bicubic.psnr, network.ssim, bicubic.ssim, network.sharpness, bicubic.sharpness,
-               network.periodic, bicubic.periodic)
+                      network.psnr - bicubic.psnr, network.ssim, bicubic.ssim, network.sharpness, bicubic.sharpness,
+                      network.periodic, bicubic.periodic)
     }
 }
