@@ -103,7 +103,8 @@ struct ProgressBar {
         enabled = !quiet && isatty(STDERR_FILENO) != 0
     }
 
-    mutating func update(_ done: Int, seconds: Double, detail: String) {
+    /// `detail` is only made when the bar is drawn (at most ten times a second), not on every step.
+    mutating func update(_ done: Int, seconds: Double, detail: @autoclosure () -> String) {
         guard enabled, seconds - lastDraw >= 0.1 || done == total else { return }
         lastDraw = seconds
         let width = 24
@@ -111,7 +112,7 @@ struct ProgressBar {
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let perStep = done > 0 ? seconds / Double(done) : 0
         let left = done > 0 ? " ~\(Self.duration(perStep * Double(total - done))) left" : ""
-        let line = "\r\(bar) \(done)/\(total) \(detail) \(String(format: "%.2f", perStep)) s/it\(left)"
+        let line = "\r\(bar) \(done)/\(total) \(detail()) \(String(format: "%.2f", perStep)) s/it\(left)"
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
     }
 

@@ -19,11 +19,13 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var trainingOptions: StyleTrainingOptions
 
+    private static let defaults = TrainingSettings()
+
     @Option(help: "Long side of the style image when its Gram matrices are taken; larger gives finer strokes.")
-    var styleSize = TrainingSettings().styleSize
+    var styleSize = defaults.styleSize
 
     @Option(help: "Channel multiplier of the network (1: Johnson's 32-64-128 channels; 0.5 does a quarter of the work).")
-    var width = TrainingSettings().width
+    var width = defaults.width
 
     @OptionGroup var objective: ObjectiveOptions
 
