@@ -25,6 +25,8 @@ final class Convolution {
     let weightsShape: [Int]
     let stride: Int
     let padding: Int
+    /// How far apart the kernel's taps fall in the input: 1 for a plain convolution, 3 for `ShiftedConvolution`'s.
+    let dilation: Int
     let fusedReLU: Bool
     let algorithm: ConvolutionAlgorithm
     /// fp32 or bf16: the format of the input, the weights and the output (the bias and the weights' gradients
@@ -41,21 +43,23 @@ final class Convolution {
 
     /// - Parameter sourceLayout: the layout of the previous layer's output (in `precision`'s format), or nil to let
     ///   oneDNN choose.
-    init(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, fusedReLU: Bool,
-         algorithm: ConvolutionAlgorithm = .direct, precision: Precision = .fp32,
+    init(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, dilation: Int = 1,
+         fusedReLU: Bool, algorithm: ConvolutionAlgorithm = .direct, precision: Precision = .fp32,
          sourceLayout: MemoryDescriptor? = nil) throws {
         precondition(precision == .fp32 || algorithm == .direct, "oneDNN's Winograd convolution is float32 only")
         precondition(inputShape.count == 4 && weights.shape.count == 4 && weights.shape[1] == inputShape[1],
                      "convolution of \(inputShape) with weights \(weights.shape)")
         let (n, h, w) = (inputShape[0], inputShape[2], inputShape[3])
         let (out, kernel) = (weights.shape[0], weights.shape[2])
-        let outH = (h + 2 * padding - kernel) / stride + 1
-        let outW = (w + 2 * padding - kernel) / stride + 1
+        let reach = (kernel - 1) * dilation + 1
+        let outH = (h + 2 * padding - reach) / stride + 1
+        let outW = (w + 2 * padding - reach) / stride + 1
         self.inputShape = inputShape
         self.outputShape = [n, out, outH, outW]
         self.weightsShape = weights.shape
         self.stride = stride
         self.padding = padding
+        self.dilation = dilation
         self.fusedReLU = fusedReLU
         self.algorithm = algorithm
         self.precision = precision
@@ -67,9 +71,10 @@ final class Convolution {
         var bia = MemoryDescriptor.plain([out])
         var dst = MemoryDescriptor.any(outputShape, type)
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
+        let dilations = dnnlDims([dilation - 1, dilation - 1])
         var desc = dnnl_convolution_desc_t()
-        try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm.dnnl, &src, &wei, &bia,
-                                                     &dst, strides, pad, pad), "convolution_forward_desc_init")
+        try check(dnnl_dilated_convolution_forward_desc_init(&desc, dnnl_forward_training, algorithm.dnnl, &src, &wei, &bia,
+                                                             &dst, strides, dilations, pad, pad), "convolution_forward_desc_init")
         let attributes = try makeAttributes { postOps in
             if fusedReLU { try check(dnnl_post_ops_append_eltwise(postOps, 1, dnnl_eltwise_relu, 0, 0), "append_eltwise") }
         }
@@ -85,11 +90,13 @@ final class Convolution {
 
     /// The kernels oneDNN picked for the forward and backward-data passes, e.g. "jit:avx512_core".
     var implementation: String {
-        let backward = (try? backwardData.get().primitive.implementation) ?? "unavailable"
+        let backward = (try? backwardDataImplementation()) ?? "unavailable"
         return "\(forwardImplementation) / backward \(backward)"
     }
 
     var forwardImplementation: String { forwardPrimitive.implementation }
+
+    func backwardDataImplementation() throws -> String { try backwardData.get().primitive.implementation }
 
     /// Replaces the weights and bias (plain [out, in, kh, kw] and [out]), e.g. after an optimiser step.
     func setParameters(weights: Tensor, bias: Tensor) throws {
@@ -100,6 +107,11 @@ final class Convolution {
     }
 
     func makeOutput() throws -> Memory { try Memory(destinationLayout) }
+
+    /// The geometry in oneDNN's terms, whose dilation counts the gaps between taps (0 for none).
+    private var strides: [Int64] { dnnlDims([stride, stride]) }
+    private var pad: [Int64] { dnnlDims([padding, padding]) }
+    private var dilations: [Int64] { dnnlDims([dilation - 1, dilation - 1]) }
 
     // MARK: Forward: dst = [relu](conv(src, W) + b)
 
@@ -123,13 +135,13 @@ final class Convolution {
     /// afresh each pass into a buffer that all layers share (`shareBackwardWeights`), which saves a whole copy of
     /// the network's weights for one reorder per pass.
     private lazy var backwardData: Result<(primitive: Primitive, reorder: Reorder?), Error> = Result {
-        let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         func make(inputGradientLayout: MemoryDescriptor) throws -> Primitive {
             var diffSrc = inputGradientLayout, wei = MemoryDescriptor.any(weightsShape, precision.dataType)
             var diffDst = destinationLayout
             var desc = dnnl_convolution_desc_t()
-            try check(dnnl_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
-                                                               strides, pad, pad), "convolution_backward_data_desc_init")
+            try check(dnnl_dilated_convolution_backward_data_desc_init(&desc, algorithm.dnnl, &diffSrc, &wei, &diffDst,
+                                                                       strides, dilations, pad, pad),
+                      "convolution_backward_data_desc_init")
             return try Primitive(desc, hint: forwardPrimitive, name: "convolution backward data \(algorithm)")
         }
         // The input gradient in the input's own layout keeps the layers below free of reorders; but when only a
@@ -183,11 +195,10 @@ final class Convolution {
         var src = sourceLayout, diffDst = destinationLayout
         // float32 weight gradients from bf16 activations: they are summed over every position and go to Adam.
         var diffWeights = MemoryDescriptor.any(weightsShape), diffBias = MemoryDescriptor.plain([weightsShape[0]])
-        let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         var desc = dnnl_convolution_desc_t()
         // Winograd's backward-weights kernels are not built for every shape; direct is always there.
-        try check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWeights,
-                                                              &diffBias, &diffDst, strides, pad, pad),
+        try check(dnnl_dilated_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &diffWeights,
+                                                                      &diffBias, &diffDst, strides, dilations, pad, pad),
                   "convolution_backward_weights_desc_init")
         let primitive = try Primitive(desc, hint: forwardPrimitive, name: "convolution backward weights")
         let toPlain = try Reorder(from: primitive.layout(dnnl_query_diff_weights_md), to: .plain(weightsShape))

@@ -91,6 +91,14 @@ extension MemoryDescriptor {
         withUnsafeBytes(of: format_desc.blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(Int(ndims))).map { Int($0) } }
     }
 
+    /// The format tag of a 4-D layout that oneDNN chose and its channel block, where it is one whose channels lie in
+    /// whole blocks: nChw16c, nChw8c, or nhwc (block 1); nil for others.
+    var channelBlocking: (tag: dnnl_format_tag_t, block: Int)? {
+        [(dnnl_nChw16c, 16), (dnnl_nChw8c, 8), (dnnl_nhwc, 1)].first { tag, _ in
+            MemoryDescriptor.tagged(shape, tag, data_type).sameLayout(as: self)
+        }
+    }
+
     func sameLayout(as other: MemoryDescriptor) -> Bool {
         var a = self, b = other
         return dnnl_memory_desc_equal(&a, &b) != 0

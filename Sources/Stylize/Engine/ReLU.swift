@@ -98,9 +98,10 @@ struct ReLUMask {
     }
 }
 
-/// Splits 0..<count into one contiguous range per thread, for the few elementwise loops done outside oneDNN.
-func inParallel(_ count: Int, _ body: (Range<Int>) -> Void) {
-    let threads = max(1, min(DNNL.threads, count / 4096))
+/// Splits 0..<count into one contiguous range per thread, for the few loops done outside oneDNN; a thread gets at
+/// least `least` of them (elementwise loops: enough values to be worth waking it).
+func inParallel(_ count: Int, least: Int = 4096, _ body: (Range<Int>) -> Void) {
+    let threads = max(1, min(DNNL.threads, count / least))
     guard threads > 1 else { return body(0..<count) }
     // The loops only touch disjoint ranges of buffers that outlive the call.
     nonisolated(unsafe) let body = body

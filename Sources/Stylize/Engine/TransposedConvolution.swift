@@ -55,7 +55,7 @@ final class TransposedConvolution {
     }
 
     /// W [out, in, kh, kw] as the opposite convolution's weights [in, out, kh, kw], each kernel turned 180°.
-    private static func opposite(_ weights: Tensor) -> Tensor {
+    static func opposite(_ weights: Tensor) -> Tensor {
         let (outputs, inputs, kh, kw) = (weights.shape[0], weights.shape[1], weights.shape[2], weights.shape[3])
         var turned = [Float](repeating: 0, count: weights.scalars.count)
         for o in 0..<outputs {

@@ -31,7 +31,7 @@ final class UpsamplingConvolution {
                                       padding: 1, fusedReLU: false, precision: precision, sourceLayout: sourceLayout)
         let grid = convolution.destinationLayout, type = grid.data_type
         outputShape = [n, out, 2 * h, 2 * w]
-        guard n == 1, let (tag, block) = Self.channelBlocking(of: grid), out % block == 0 else { return nil }
+        guard n == 1, let (tag, block) = grid.channelBlocking, out % block == 0 else { return nil }
         let outputLayout = MemoryDescriptor.tagged(outputShape, tag, type)
         let phases = try memory(grid, [])
         let output = try memory(outputLayout, [phases])
@@ -81,12 +81,5 @@ final class UpsamplingConvolution {
     /// Every phase has the layer's bias.
     private static func phaseBias(_ bias: Tensor) -> Tensor {
         Tensor(shape: [4 * bias.count], scalars: Array([[Float]](repeating: bias.scalars, count: 4).joined()))
-    }
-
-    /// The format tag of a 4-D layout that oneDNN chose, and its channel block: nChw16c, nChw8c, or nhwc (block 1).
-    private static func channelBlocking(of layout: MemoryDescriptor) -> (dnnl_format_tag_t, Int)? {
-        [(dnnl_nChw16c, 16), (dnnl_nChw8c, 8), (dnnl_nhwc, 1)].first { tag, _ in
-            MemoryDescriptor.tagged(layout.shape, tag, layout.data_type).sameLayout(as: layout)
-        }
     }
 }

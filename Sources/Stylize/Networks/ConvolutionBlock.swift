@@ -43,6 +43,9 @@ final class ConvolutionBlock {
     /// patches (`UpsamplingConvolution`), where oneDNN has a direct kernel for it; `upsampling` and `convolution` then
     /// only give the layouts and shapes.
     private let phased: UpsamplingConvolution?
+    /// Forward passes only, in a 9x9 layer from or to an image's few channels (the first and the last) where oneDNN's
+    /// kernel for it is a fallback: the layer as a dilated 3x3 convolution over shifted copies (`ShiftedConvolution`).
+    private let shifted: ShiftedConvolution?
     /// Where a layout of oneDNN's own choosing gets a faster kind of kernel for the layer than the input's layout
     /// (on AVX2 its direct kernels want channels in blocks of 8, which a gemm layer before does not write): the
     /// input reordered to that layout (later layers then stay in it), and the memory it is reordered into (which the
@@ -93,12 +96,17 @@ final class ConvolutionBlock {
                             fusedReLU: spec.relu && spec.normalization == nil, precision: precision, sourceLayout: sourceLayout)
         }
         var convolution = try makeConvolution(sourceLayout: upsampling?.destinationLayout ?? inputLayout)
-        transposed = spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
+        shifted = training || precision != .fp32 || spec.kernel != 9 || spec.stride != 1 || spec.upsample
+            || convolution.fusedReLU || !Self.isFallback(convolution.forwardImplementation) ? nil
+            : try ShiftedConvolution(inputLayout == nil ? .input : .output, inputShape: inputShape,
+                                     weights: parameters["\(spec.name).weight"]!, bias: parameters["\(spec.name).bias"]!,
+                                     sourceLayout: inputLayout, memory: { try storage.memory($0, alsoAvoiding: $1) })
+        transposed = shifted != nil || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
             : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
                                                    inputLayout: upsampling?.destinationLayout ?? convolution.sourceLayout,
                                                    storage: storage, alsoAvoiding: upsampled)
         var inputReorder: LayoutChange? = nil
-        if transposed == nil, upsampling == nil, let inputLayout, storage.roomForAnInputCopy,
+        if transposed == nil, shifted == nil, upsampling == nil, let inputLayout, storage.roomForAnInputCopy,
            KernelKind(convolution.forwardImplementation) < .direct {
             let chosen = try makeConvolution(sourceLayout: nil)
             if KernelKind(chosen.forwardImplementation) > KernelKind(convolution.forwardImplementation)
@@ -110,7 +118,7 @@ final class ConvolutionBlock {
         self.convolution = convolution
         self.inputReorder = inputReorder
         let busy = [upsampled, inputReorder?.copy, transposed?.reorder?.copy].compactMap { $0 }
-        convolved = try phased?.output ?? storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
+        convolved = try phased?.output ?? shifted?.output ?? storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
                                                          alsoAvoiding: busy)
         if let name = spec.normalization {
             let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolved.descriptor,
@@ -123,7 +131,7 @@ final class ConvolutionBlock {
             normalized = nil
         }
         fusedReLUBackward = convolution.fusedReLU ? try ReLUBackward(layout: convolution.destinationLayout) : nil
-        self.inputLayout = upsampling?.sourceLayout ?? (inputReorder == nil ? convolution.sourceLayout : inputLayout!)
+        self.inputLayout = upsampling?.sourceLayout ?? shifted?.sourceLayout ?? (inputReorder == nil ? convolution.sourceLayout : inputLayout!)
         outputLayout = convolved.descriptor
         outputShape = convolution.outputShape
     }
@@ -165,6 +173,7 @@ final class ConvolutionBlock {
         try convolution.setParameters(weights: weights, bias: bias)
         try transposed?.convolution.setParameters(weights: weights, bias: bias)
         try phased?.setParameters(weights: weights, bias: bias)
+        try shifted?.setParameters(weights: weights, bias: bias)
         if let normalization, let name = spec.normalization {
             normalization.setParameters(scale: parameters["\(name).weight"]!, shift: parameters["\(name).bias"]!)
         }
@@ -172,7 +181,7 @@ final class ConvolutionBlock {
 
     /// oneDNN's kernel for the forward pass (`jit:avx2`, `brgconv:avx512_core_amx_bf16`, `x64:gemm:jit`).
     var forwardImplementation: String {
-        phased?.implementation ?? transposed?.convolution.implementation ?? convolution.forwardImplementation
+        phased?.implementation ?? shifted?.implementation ?? transposed?.convolution.implementation ?? convolution.forwardImplementation
     }
 
     /// The output of the last forward pass.
@@ -183,6 +192,8 @@ final class ConvolutionBlock {
     func forward(_ input: Memory) -> Memory {
         if let phased {
             phased.forward(input)
+        } else if let shifted {
+            shifted.forward(input)
         } else {
             if let upsampling, let upsampled { upsampling.forward(input, into: upsampled) }
             let input = inputReorder?(input) ?? input
