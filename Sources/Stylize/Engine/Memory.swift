@@ -91,16 +91,6 @@ extension MemoryDescriptor {
         withUnsafeBytes(of: format_desc.blocking.strides) { Array($0.bindMemory(to: Int64.self).prefix(Int(ndims))).map { Int($0) } }
     }
 
-    /// `rows` x `columns` of this [N, C, H, W] layout, with its strides: the descriptor of a view that starts at the
-    /// window's first row and column (`Memory.window`). Its rows and columns must not be split into blocks.
-    func window(rows: Int, columns: Int) throws -> MemoryDescriptor {
-        var view = MemoryDescriptor(), parent = self
-        let dims = shape
-        try check(dnnl_memory_desc_init_submemory(&view, &parent, dnnlDims([dims[0], dims[1], rows, columns]), dnnlDims([0, 0, 0, 0])),
-                  "memory_desc_init_submemory")
-        return view
-    }
-
     /// The format tag of a 4-D layout that oneDNN chose and its channel block, where it is one whose channels lie in
     /// whole blocks: nChw16c, nChw8c, or nhwc (block 1); nil for others.
     var channelBlocking: (tag: dnnl_format_tag_t, block: Int)? {
@@ -215,13 +205,6 @@ final class Memory {
     }
 
     deinit { dnnl_memory_destroy(handle) }
-
-    /// Rows `rows` and columns `columns` of this [N, C, H, W] memory, a view of it (`MemoryDescriptor.window`).
-    func window(rows: Range<Int>, columns: Range<Int>) throws -> Memory {
-        let strides = descriptor.strides
-        return try Memory(try descriptor.window(rows: rows.count, columns: columns.count), viewing: self,
-                          offset: rows.lowerBound * strides[2] + columns.lowerBound * strides[3])
-    }
 
     /// Number of values in the buffer, padding included.
     var capacity: Int { descriptor.byteCount / descriptor.elementSize }

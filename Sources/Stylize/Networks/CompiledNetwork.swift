@@ -176,8 +176,8 @@ final class CompiledNetwork {
 }
 
 extension Array where Element == ConvolutionSpec {
-    /// An upper bound on the bytes of any activation of these layers (upsampled inputs and `UpsamplingConvolution`'s
-    /// grids of four phases included) for an input of `inputShape`: channels rounded up to 64 (oneDNN's blocked
+    /// An upper bound on the bytes of any activation of these layers (upsampled inputs, `UpsamplingConvolution`'s
+    /// grids of four phases and `ShiftedConvolution`'s shifts included) for an input of `inputShape`: channels rounded up to 64 (oneDNN's blocked
     /// layouts pad them to blocks of 16 or 32), 4 bytes a value (fp32's; bf16 fills half).
     func largestActivationBytes(inputShape: [Int]) -> Int {
         let batch = inputShape[0]
@@ -190,6 +190,9 @@ extension Array where Element == ConvolutionSpec {
                 largest = Swift.max(largest, bytes(4 * layer.output, height + 1, width + 1))
                 (height, width) = (2 * height, 2 * width)
                 largest = Swift.max(largest, bytes(layer.input))
+            }
+            if layer.kernel == 9 {
+                largest = Swift.max(largest, bytes(9 * Swift.min(layer.input, layer.output), height + 2, width + 2))
             }
             // Padding kernel/2 on odd kernels: the output is ceil(side / stride).
             (height, width) = ((height - 1) / layer.stride + 1, (width - 1) / layer.stride + 1)
