@@ -149,6 +149,19 @@ final class EngineTests: XCTestCase, RandomTensors {
         }
     }
 
+    /// A forward-only layer's output, plain, for a plain input: the input moved into the layer's `sourceLayout`, the
+    /// layer run, and its `output` moved back.
+    func plainForward(_ input: Tensor, sourceLayout: MemoryDescriptor, output: Memory,
+                      _ forward: (Memory) -> Void) throws -> [Float] {
+        let plainInput = try Memory(.plain(input.shape)), plainOutput = try Memory(.plain(output.descriptor.shape))
+        plainInput.load(input.scalars)
+        let source = try Memory(sourceLayout)
+        try Reorder(from: plainInput.descriptor, to: sourceLayout)(plainInput, into: source)
+        forward(source)
+        try Reorder(from: output.descriptor, to: plainOutput.descriptor)(output, into: plainOutput)
+        return plainOutput.scalars()
+    }
+
     /// A 9x9 convolution from 3 channels (`.input`) and to 3 channels (`.output`) run as a 3x3 convolution dilated by
     /// 3 over nine shifted copies (`ShiftedConvolution`), against the plain loop, on odd sides (the borders are where
     /// shifts and padding could disagree), and again after new parameters. The `.output` form takes its input in the
@@ -166,14 +179,9 @@ final class EngineTests: XCTestCase, RandomTensors {
             for _ in 0..<2 {
                 let weights = randomTensor([outputs, inputs, 9, 9], scale: 0.2), bias = randomTensor([outputs])
                 try layer.setParameters(weights: weights, bias: bias)
-                let plainInput = try Memory(.plain(input.shape)), plainOutput = try Memory(.plain(layer.outputShape))
-                plainInput.load(input.scalars)
-                let source = try Memory(layer.sourceLayout)
-                try Reorder(from: plainInput.descriptor, to: source.descriptor)(plainInput, into: source)
-                layer.forward(source)
-                try Reorder(from: layer.destinationLayout, to: plainOutput.descriptor)(layer.output, into: plainOutput)
+                let output = try plainForward(input, sourceLayout: layer.sourceLayout, output: layer.output, layer.forward)
                 let reference = naiveConvolution(input, weights, bias, stride: 1, padding: 4)
-                assertClose(plainOutput.scalars(), reference.scalars, relative: 1e-5, "\(shifted): \(inputs) to \(outputs) channels")
+                assertClose(output, reference.scalars, relative: 1e-5, "\(shifted): \(inputs) to \(outputs) channels")
             }
         }
     }
@@ -198,15 +206,10 @@ final class EngineTests: XCTestCase, RandomTensors {
             for _ in 0..<2 {
                 let weights = randomTensor([out, channels, 3, 3], scale: 0.2), bias = randomTensor([out])
                 try layer.setParameters(weights: weights, bias: bias)
-                let plainInput = try Memory(.plain(input.shape)), plainOutput = try Memory(.plain(layer.outputShape))
-                plainInput.load(input.scalars)
-                let source = try Memory(layer.sourceLayout)
-                try Reorder(from: plainInput.descriptor, to: source.descriptor)(plainInput, into: source)
-                layer.forward(source)
-                try Reorder(from: layer.destinationLayout, to: plainOutput.descriptor)(layer.output, into: plainOutput)
+                let output = try plainForward(input, sourceLayout: layer.sourceLayout, output: layer.output, layer.forward)
                 let reference = naiveConvolution(Tensor(shape: [1, channels, 2 * h, 2 * w], scalars: upsampled), weights, bias,
                                                  stride: 1, padding: 1)
-                assertClose(plainOutput.scalars(), reference.scalars, relative: 1e-5, "\(channels) to \(out) channels, layout \(tag)")
+                assertClose(output, reference.scalars, relative: 1e-5, "\(channels) to \(out) channels, layout \(tag)")
             }
         }
     }

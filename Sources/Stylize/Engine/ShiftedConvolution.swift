@@ -28,9 +28,9 @@ final class ShiftedConvolution {
     let shifted: Shifted
     let inputShape: [Int]
     let outputShape: [Int]
-    /// The layout the layer reads its input in (plain for `.input`; the dilated kernel's for `.output`) and writes
-    /// its output in (the dilated kernel's for `.input`; plain for `.output`).
+    /// The layout it reads its input in: plain for `.input`, the given one for `.output`.
     let sourceLayout: MemoryDescriptor
+    /// Its output: in the dilated kernel's layout for `.input`, plain for `.output`.
     let output: Memory
     private let shifts: Memory
     private let dilated: Convolution
