@@ -19,13 +19,15 @@ struct PreviewOptions: ParsableArguments {
 
     /// Where it goes, for the same check.
     func outputs(_ saving: TrainingRunOptions) -> [(flag: String, path: String)] {
-        preview != nil ? [("the preview", saving.besideOutput("-preview.png"))] : []
+        preview != nil ? [("the preview", path(saving))] : []
     }
+
+    private func path(_ saving: TrainingRunOptions) -> String { saving.besideOutput("-preview.png") }
 
     /// Reads the photo once, before training; returns what writes the preview of a network.
     func writer(_ saving: TrainingRunOptions, precision: Precision) throws -> (TransformerNet) throws -> Void {
         guard let image = try preview.map({ try ImageIO.read($0).resized(longSide: previewSize) }) else { return { _ in } }
-        let path = saving.besideOutput("-preview.png")
+        let path = path(saving)
         return { network in
             try ImageIO.write(try FeedForwardStylizer(network: network, precision: precision).stylize(image), to: path)
         }
