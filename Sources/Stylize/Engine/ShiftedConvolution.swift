@@ -121,7 +121,8 @@ final class ShiftedConvolution {
         let (outputs, inputs) = (weights.shape[0], weights.shape[1])
         var kernel = [Float](repeating: 0, count: outputs * channels * 9)
         for o in 0..<outputs { for c in 0..<inputs { for p in 0..<3 { for q in 0..<3 { for i in 0..<3 { for j in 0..<3 {
-            kernel[((o * channels + 9 * c + 3 * p + q) * 3 + i) * 3 + j] = weights.scalars[((o * inputs + c) * 9 + 3 * i + p) * 9 + 3 * j + q]
+            let tap = ((o * inputs + c) * 9 + 3 * i + p) * 9 + 3 * j + q
+            kernel[((o * channels + 9 * c + 3 * p + q) * 3 + i) * 3 + j] = weights.scalars[tap]
         } } } } } }
         return Tensor(shape: [outputs, channels, 3, 3], scalars: kernel)
     }
@@ -138,7 +139,8 @@ final class ShiftedConvolution {
                 let (b, y) = task.quotientAndRemainder(dividingBy: rows)
                 for lane in 0..<block {
                     let k = b * block + lane, row = to + b * strides[1] + lane + y * strides[2]
-                    let (c, shift) = k.quotientAndRemainder(dividingBy: 9), (p, q) = shift.quotientAndRemainder(dividingBy: 3)
+                    let (c, shift) = k.quotientAndRemainder(dividingBy: 9)
+                    let (p, q) = shift.quotientAndRemainder(dividingBy: 3)
                     let sourceRow = y + p - 2
                     guard k < used, sourceRow >= 0, sourceRow < h else {
                         for x in 0..<columns { row[x * strides[3]] = 0 }
@@ -168,7 +170,8 @@ final class ShiftedConvolution {
                 for p in 0..<3 {
                     for q in 0..<3 {
                         let k = 9 * c + 3 * p + q
-                        let row = from + (k / block) * strides[1] + k % block + (y + 2 - p) * strides[2] + (2 - q) * strides[3]
+                        let row = from + (k / block) * strides[1] + k % block + (y + 2 - p) * strides[2]
+                            + (2 - q) * strides[3]
                         for x in 0..<w { line[x] += row[x * strides[3]] }
                     }
                 }

@@ -177,8 +177,8 @@ final class CompiledNetwork {
 
 extension Array where Element == ConvolutionSpec {
     /// An upper bound on the bytes of any activation of these layers (upsampled inputs, `UpsamplingConvolution`'s
-    /// grids of four phases and `ShiftedConvolution`'s shifts included) for an input of `inputShape`: channels rounded up to 64 (oneDNN's blocked
-    /// layouts pad them to blocks of 16 or 32), 4 bytes a value (fp32's; bf16 fills half).
+    /// grids of four phases and `ShiftedConvolution`'s shifts included) for an input of `inputShape`: channels rounded
+    /// up to 64 (oneDNN's blocked layouts pad them to blocks of 16 or 32), 4 bytes a value (fp32's; bf16 fills half).
     func largestActivationBytes(inputShape: [Int]) -> Int {
         let batch = inputShape[0]
         var (height, width) = (inputShape[2], inputShape[3])

@@ -118,8 +118,8 @@ final class ConvolutionBlock {
         self.convolution = convolution
         self.inputReorder = inputReorder
         let busy = [upsampled, inputReorder?.copy, transposed?.reorder?.copy].compactMap { $0 }
-        convolved = try phased?.output ?? shifted?.output ?? storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout,
-                                                         alsoAvoiding: busy)
+        convolved = try phased?.output ?? shifted?.output
+            ?? storage.memory(transposed?.convolution.destinationLayout ?? convolution.destinationLayout, alsoAvoiding: busy)
         if let name = spec.normalization {
             let normalization = try InstanceNormalization(shape: convolution.outputShape, layout: convolved.descriptor,
                                                           fusedReLU: spec.relu, training: training)
@@ -131,7 +131,8 @@ final class ConvolutionBlock {
             normalized = nil
         }
         fusedReLUBackward = convolution.fusedReLU ? try ReLUBackward(layout: convolution.destinationLayout) : nil
-        self.inputLayout = upsampling?.sourceLayout ?? shifted?.sourceLayout ?? (inputReorder == nil ? convolution.sourceLayout : inputLayout!)
+        self.inputLayout = upsampling?.sourceLayout ?? shifted?.sourceLayout
+            ?? (inputReorder == nil ? convolution.sourceLayout : inputLayout!)
         outputLayout = convolved.descriptor
         outputShape = convolution.outputShape
     }
@@ -181,7 +182,8 @@ final class ConvolutionBlock {
 
     /// oneDNN's kernel for the forward pass (`jit:avx2`, `brgconv:avx512_core_amx_bf16`, `x64:gemm:jit`).
     var forwardImplementation: String {
-        phased?.implementation ?? shifted?.implementation ?? transposed?.convolution.implementation ?? convolution.forwardImplementation
+        phased?.implementation ?? shifted?.implementation ?? transposed?.convolution.implementation
+            ?? convolution.forwardImplementation
     }
 
     /// The output of the last forward pass.
