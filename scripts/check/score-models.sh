@@ -12,6 +12,7 @@
 #     "equivalent L-BFGS iterations" (">N" if none).
 # Prints a Markdown table. The objective's values depend only on the inputs, not on the machine's load.
 #   usage: scripts/check/score-models.sh [--size 512] [--iterations 100] [--photos "examples/chelsea-cat.png ..."] [MODEL...]
+# MODEL: a model file or a bundled model's name (default: every file in models/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
 size=512; iterations=100; photos="examples/chelsea-cat.png examples/cincinnati-bridge.jpg"
@@ -52,6 +53,10 @@ field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readli
 echo "| model | photo | model's objective | iterations from noise to reach it | photo's style loss | output's style loss | ratio |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for model in "${models[@]}"; do
+  # A bundled model's name stands for its file, as in `stylize apply`.
+  given=$model
+  [ -f "$model" ] || model=$(STYLIZE_MODELS=${STYLIZE_MODELS:-models} "$stylize" models | awk -v n="$model" '$1 == n {print $NF}')
+  [ -n "$model" ] || { echo "score-models: no model file or bundled model named $given" >&2; exit 1; }
   read -r style objective <<<"$(settings "$model")"
   [ "$style" != - ] || { echo "score-models: no style image for $model in ../shared/images/style" >&2; continue; }
   for photo in $photos; do
