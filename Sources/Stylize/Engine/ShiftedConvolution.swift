@@ -20,8 +20,7 @@ import CDNNL
 /// im2col + gemm (about 30 GFLOP/s, in a plain layout that the next layer's kernel must reorder out of) and the last
 /// as `TransposedConvolution`'s backward-data kernel (about 40); its direct kernels run the dilated 3x3 ones at
 /// 150-190, in the next layers' blocked layout, for a third more multiplications (27 channels padded to 32, 3x3 taps).
-/// The shifts are loops over memory, 10-20 ms each at 1120x1120. Forward passes only (`apply`, the server);
-/// training keeps `Convolution` and `TransposedConvolution`, which this matches (`EngineTests`).
+/// The shifts are plain loops over memory. Forward passes only (`apply`, the server); training keeps `Convolution` and `TransposedConvolution`, which this matches (`EngineTests`).
 final class ShiftedConvolution {
     enum Shifted { case input, output }
 
@@ -61,21 +60,19 @@ final class ShiftedConvolution {
         outputShape = [1, outputs, h, w]
         self.bias = bias.scalars
         let shiftsShape = [1, (9 * few + 15) / 16 * 16, h + 2, w + 2]
+        let (dilatedWeights, dilatedBias) = Self.dilatedParameters(shifted, weights: weights, bias: bias, channels: shiftsShape[1])
+        dilated = try Convolution(inputShape: shiftsShape, weights: dilatedWeights, bias: dilatedBias, padding: 2,
+                                  dilation: 3, fusedReLU: false)
         switch shifted {
         case .input:
-            dilated = try Convolution(inputShape: shiftsShape, weights: Self.split(weights, channels: shiftsShape[1]),
-                                      bias: bias, padding: 2, dilation: 3, fusedReLU: false)
             self.sourceLayout = .plain(inputShape)
         case .output:
-            dilated = try Convolution(inputShape: shiftsShape,
-                                      weights: Self.split(TransposedConvolution.opposite(weights), channels: shiftsShape[1]),
-                                      bias: Tensor(zeros: [inputs]), padding: 2, dilation: 3, fusedReLU: false)
             guard let sourceLayout, dilated.destinationLayout.sameLayout(as: sourceLayout),
                   try dilated.inputGradientLayout().sameLayout(as: dilated.sourceLayout) else { return nil }
             self.sourceLayout = sourceLayout
         }
-        let kernels = shifted == .input ? [dilated.forwardImplementation] : [try dilated.backwardDataImplementation()]
-        guard !kernels[0].hasPrefix("ref"), !kernels[0].contains("gemm"),
+        let kernel = shifted == .input ? dilated.forwardImplementation : try dilated.backwardDataImplementation()
+        guard !kernel.hasPrefix("ref"), !kernel.contains("gemm"),
               let block = dilated.sourceLayout.channelBlocking?.block else { return nil }
         self.block = block
         strides = dilated.sourceLayout.strides
@@ -92,13 +89,19 @@ final class ShiftedConvolution {
     }
 
     func setParameters(weights: Tensor, bias: Tensor) throws {
-        let channels = dilated.inputShape[1]
+        let (dilatedWeights, dilatedBias) = Self.dilatedParameters(shifted, weights: weights, bias: bias,
+                                                                   channels: dilated.inputShape[1])
+        try dilated.setParameters(weights: dilatedWeights, bias: dilatedBias)
+        self.bias = bias.scalars
+    }
+
+    /// The dilated convolution's weights and bias: for `.input`, the layer's kernel split over the shifts, and its
+    /// bias; for `.output`, the transpose's kernel (the layer's turned and swapped, as in `TransposedConvolution`)
+    /// split, and no bias (the loop adds the layer's).
+    private static func dilatedParameters(_ shifted: Shifted, weights: Tensor, bias: Tensor, channels: Int) -> (Tensor, Tensor) {
         switch shifted {
-        case .input: try dilated.setParameters(weights: Self.split(weights, channels: channels), bias: bias)
-        case .output:
-            try dilated.setParameters(weights: Self.split(TransposedConvolution.opposite(weights), channels: channels),
-                                      bias: Tensor(zeros: [inputShape[1]]))
-            self.bias = bias.scalars
+        case .input: (split(weights, channels: channels), bias)
+        case .output: (split(TransposedConvolution.opposite(weights), channels: channels), Tensor(zeros: [weights.shape[1]]))
         }
     }
 
