@@ -142,7 +142,8 @@ final class FeedForwardTrainingTests: XCTestCase {
     }
 
     /// The student and the teacher see the same crops: a student that starts as the teacher's copy (same width and
-    /// seed) has nothing to learn, and one with other weights has.
+    /// seed) has nothing to learn, and one with other weights has. In float32: in bf16 the teacher's forward-only
+    /// network and the student's training one round differently, and a copy's loss is small but not zero.
     func testADistilledCopyOfTheTeacherHasNoLoss() throws {
         var settings = TrainingSettings()
         settings.size = 32
@@ -151,11 +152,12 @@ final class FeedForwardTrainingTests: XCTestCase {
         settings.seed = 5
         let teacher = try TransformerNet(width: settings.width, seed: settings.seed)
         let photos = try PhotoCrops(directory: TestData.examples.path, size: settings.size)
-        let copy = try Distillation(settings: settings, teacher: teacher, vgg: TestData.vgg(), photos: photos)
+        let copy = try Distillation(settings: settings, teacher: teacher, vgg: TestData.vgg(), photos: photos, precision: .fp32)
         XCTAssertEqual(copy.network.parameters, teacher.parameters)
         XCTAssertLessThan(try copy.loss(onBatchOf: 0).total, 1e-6)
         settings.seed = 6
-        XCTAssertGreaterThan(try Distillation(settings: settings, teacher: teacher, vgg: TestData.vgg(), photos: photos).loss(onBatchOf: 0).total, 1)
+        XCTAssertGreaterThan(try Distillation(settings: settings, teacher: teacher, vgg: TestData.vgg(), photos: photos,
+                                              precision: .fp32).loss(onBatchOf: 0).total, 1)
     }
 
     func testApplyKeepsOddSizes() throws {

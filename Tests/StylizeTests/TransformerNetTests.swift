@@ -59,7 +59,8 @@ final class TransformerNetTests: XCTestCase, RandomTensors {
 
     /// A network compiled for forward passes only keeps its activations in three shared slots and normalises in
     /// place; it must compute what the training network computes (a buffer read after another layer overwrote it
-    /// would show), for the transformer and for the residual upscaler, in both formats, twice in a row.
+    /// would show), for the transformer and for the residual upscaler, in both formats, twice in a row: to 1e-3 of the
+    /// largest output in float32, to 1e-2 (about one rounding of the output) in bf16.
     func testForwardOnlyNetworksAgreeWithTrainingOnes() throws {
         let transformer = try TransformerNet(width: 0.25, seed: 5)
         let upscaler = try UpscalerNet(architecture: .residual, scale: 2, blocks: 3, seed: 6)
@@ -78,7 +79,11 @@ final class TransformerNetTests: XCTestCase, RandomTensors {
                     let expected = training.forward(x), got = forwardOnly.forward(x)
                     let scale = expected.map(abs).max()!
                     let worst = zip(expected, got).map { abs($0 - $1) }.max()!
-                    XCTAssertLessThanOrEqual(worst, 1e-3 * scale, "\(name) \(precision) pass \(seed)")
+                    // In bf16 the two round differently (the forward-only upsampling blocks sum their weights
+                    // before rounding them): a few outputs differ by one bf16 step, 2^-7 of the largest value
+                    // at most. A buffer overwritten too early would be off by far more.
+                    let tolerance: Float = precision == .bf16 ? 1e-2 : 1e-3
+                    XCTAssertLessThanOrEqual(worst, tolerance * scale, "\(name) \(precision) pass \(seed)")
                 }
             }
         }
