@@ -11,6 +11,13 @@ extension EngineTests {
         return memory
     }
 
+    /// `tensor` in memory of another layout (position-major, blocked), through a reorder.
+    func memory(_ tensor: Tensor, in layout: MemoryDescriptor) throws -> Memory {
+        let converted = try Memory(layout)
+        try Reorder(from: .plain(tensor.shape), to: layout)(try memory(tensor), into: converted)
+        return converted
+    }
+
     func tensor(_ memory: Memory) throws -> Tensor {
         let shape = memory.descriptor.shape
         let plain = try Memory(.plain(shape))
@@ -34,20 +41,25 @@ extension EngineTests {
         return out
     }
 
+    /// In the plain layout and in the position-major one, which the layer runs as a batch of one-row images.
     func testInstanceNormalizationMatchesNaiveLoopAndFiniteDifferences() throws {
-        for relu in [false, true] {
+        for (relu, positionMajor) in [(false, false), (true, false), (false, true), (true, true)] {
             let shape = [1, 16, 5, 7]
+            let layout = positionMajor ? MemoryDescriptor.positionMajor(shape) : .plain(shape)
             let x = randomTensor(shape, scale: 3), scale = randomTensor([16]), shift = randomTensor([16])
-            let layer = try InstanceNormalization(shape: shape, layout: .plain(shape), fusedReLU: relu)
+            let layer = try InstanceNormalization(shape: shape, layout: layout, fusedReLU: relu)
             layer.setParameters(scale: scale, shift: shift)
-            let source = try memory(x), output = try Memory(.plain(shape))
+            let source = try memory(x, in: layout), output = try Memory(layout)
             layer.forward(source, into: output)
             let expected = naiveInstanceNormalization(x, scale: scale, shift: shift, relu: relu)
-            assertClose(output.scalars(), expected.map(Float.init), relative: 1e-5, "instance norm forward relu \(relu)")
+            assertClose(try tensor(output).scalars, expected.map(Float.init), relative: 1e-5,
+                        "instance norm forward relu \(relu) position-major \(positionMajor)")
 
             let g = randomTensor(shape)
-            let inputGradient = try Memory(.plain(shape))
-            let (dScale, dShift) = try layer.backward(source: source, outputGradient: try memory(g), into: inputGradient)
+            let inputGradientMemory = try Memory(layout)
+            let (dScale, dShift) = try layer.backward(source: source, outputGradient: try memory(g, in: layout),
+                                                      into: inputGradientMemory)
+            let inputGradient = try tensor(inputGradientMemory).scalars
             func loss(_ x: Tensor, _ scale: Tensor, _ shift: Tensor) -> Double {
                 zip(naiveInstanceNormalization(x, scale: scale, shift: shift, relu: relu), g.scalars).reduce(0) { $0 + $1.0 * Double($1.1) }
             }
@@ -57,7 +69,7 @@ extension EngineTests {
                 var plus = x, minus = x
                 plus.scalars[at] += epsilon; minus.scalars[at] -= epsilon
                 let numeric = (loss(plus, scale, shift) - loss(minus, scale, shift)) / Double(2 * epsilon)
-                XCTAssertEqual(Double(inputGradient.scalars()[at]), numeric, accuracy: 2e-3 * max(1, abs(numeric)), "dx relu \(relu)")
+                XCTAssertEqual(Double(inputGradient[at]), numeric, accuracy: 2e-3 * max(1, abs(numeric)), "dx relu \(relu)")
             }
             for k in 0..<16 {
                 var plus = scale, minus = scale
