@@ -263,9 +263,17 @@ extension Convolution {
 
     /// Seconds per forward + backward-data step of each kernel on this shape, measured the first time the shape is
     /// seen on this machine and remembered. A kernel oneDNN cannot build for the shape is left out.
+    ///
+    /// A large image is measured on a band of its rows, its time scaled up by the ratio of rows: the kernels' time
+    /// grows in proportion to the rows, and their memory too. Measured whole in float32 (Winograd's scratchpad
+    /// included), a 512 px image's first layers raised the peak of the first Gatys run at that size from 278 MiB to
+    /// 468; on bands, to 365-382 (Intel Xeon, 2 threads, 2026-12-01).
     private static func measuredSeconds(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int, padding: Int,
                                         fusedReLU: Bool, kernels: [MeasuredKernels.Kernel]) throws -> [MeasuredKernels.Kernel: Double] {
         let key = "\(inputShape) \(weights.shape) s\(stride) p\(padding)"
+        let bytesPerRow = max(inputShape[1], weights.shape[0]) * inputShape[3] * MemoryLayout<Float>.size
+        let rows = min(inputShape[2], max(measuredBandBytes / bytesPerRow, 16 * stride))
+        let band = [inputShape[0], inputShape[1], rows, inputShape[3]]
         var seconds = MeasuredKernels.lookup(key)
         for kernel in kernels where seconds[kernel] == nil {
             let (algorithm, precision): (ConvolutionAlgorithm, Precision) = switch kernel {
@@ -273,16 +281,19 @@ extension Convolution {
             case .winograd: (.winograd, .fp32)
             case .bf16: (.direct, .bf16)
             }
-            let convolution = try? Convolution(inputShape: inputShape, weights: weights, bias: bias, stride: stride,
+            let convolution = try? Convolution(inputShape: band, weights: weights, bias: bias, stride: stride,
                                                padding: padding, fusedReLU: fusedReLU, algorithm: algorithm,
                                                precision: precision)
             // A shape the kernel is not built for is recorded as never faster.
-            seconds[kernel] = try convolution?.secondsPerStep() ?? .infinity
+            seconds[kernel] = try convolution.map { try $0.secondsPerStep() * Double(inputShape[2]) / Double(rows) } ?? .infinity
             if kernel == .direct && seconds[kernel] == .infinity { throw EngineError(description: "no direct convolution for \(key)") }
         }
         MeasuredKernels.record(key, seconds)
         return seconds
     }
+
+    /// The largest float32 input or output of a measurement (16 MiB: a 512 px image's 64 channels, 128 rows of them).
+    private static let measuredBandBytes = 16 << 20
 
     /// Best of three forward + backward-data passes on zeros. Its memory, a layer's worth of activations and
     /// scratchpad, is mapped for the measurement and handed back after it, so that it is not left in the heap.
