@@ -191,7 +191,8 @@ final class PrecisionTests: XCTestCase, RandomTensors {
         }
     }
 
-    /// `auto` for a whole network: it times both formats once, remembers the times, and builds the one it picked.
+    /// `auto` for a whole network: it times both formats once, remembers the times, and builds the one it picked;
+    /// a size of about the same area is decided by the same times.
     func testAutoTimesBothFormatsOfANetworkOnce() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("timings-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: file) }
@@ -206,11 +207,22 @@ final class PrecisionTests: XCTestCase, RandomTensors {
             XCTAssertEqual(network.precision, .fp32, "no native bf16: float32 without measuring")
             return XCTAssertTrue(saved.isEmpty)
         }
-        let entry = try XCTUnwrap(saved.first { $0.key.hasPrefix("network \(upscaler.layers.fingerprint) \(shape) forward") }?.value)
+        let key = CompiledNetwork.measurementKey(upscaler.layers, inputShape: shape, training: false)
+        let entry = try XCTUnwrap(saved.first { $0.key.hasPrefix(key) }?.value)
         XCTAssertEqual(network.precision, Precision.choice(nativeBF16: true, fp32Seconds: entry["fp32"]!, bf16Seconds: entry["bf16"]!))
         let again = try CompiledNetwork.make(upscaler.layers, parameters: upscaler.parameters, inputShape: shape,
                                              precision: .auto, training: false)
         XCTAssertEqual(again.precision, network.precision, "the remembered times decide the same way")
+
+        let nearby = [1, 3, 16, 14]
+        XCTAssertEqual(CompiledNetwork.measurementKey(upscaler.layers, inputShape: nearby, training: false), key)
+        XCTAssertNotEqual(CompiledNetwork.measurementKey(upscaler.layers, inputShape: [1, 3, 34, 26], training: false), key,
+                          "four times the area is measured anew")
+        let resized = try CompiledNetwork.make(upscaler.layers, parameters: upscaler.parameters, inputShape: nearby,
+                                               precision: .auto, training: false)
+        XCTAssertEqual(resized.precision, network.precision)
+        let savedAfter = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: [String: Double]]
+        XCTAssertEqual(savedAfter.keys.filter { $0.hasPrefix("network ") }.count, 1, "no second measurement for a size of about the same area")
     }
 
     /// `auto` never picks bf16 where the CPU has no native bf16 units, and picks it elsewhere only when it measures

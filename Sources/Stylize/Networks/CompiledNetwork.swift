@@ -1,3 +1,5 @@
+import Foundation
+
 /// A chain of `ConvolutionSpec`s compiled for one input shape [N, C, H, W]: its oneDNN primitives and buffers, a
 /// forward pass from a plain input to a plain output, and a backward pass from the output's gradient to every
 /// parameter's gradient. Consecutive specs of one residual block become a `ResidualBlock`. Both the transformer
@@ -74,8 +76,9 @@ final class CompiledNetwork {
     }
 
     /// The network compiled in `precision`; `auto` compiles it in both formats the first time it meets this network
-    /// and shape on this machine, times a pass through each (forward, and backward too when `training`), and keeps
-    /// the faster by `Precision.choice`'s rule. The times are remembered with the convolutions' (`MeasuredKernels`).
+    /// and size class on this machine (`measurementKey`), times a pass through each (forward, and backward too when
+    /// `training`), and keeps the faster by `Precision.choice`'s rule. The times are remembered with the
+    /// convolutions' (`MeasuredKernels`).
     static func make(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int], precision: Precision,
                      training: Bool) throws -> CompiledNetwork {
         func build(_ precision: Precision) throws -> CompiledNetwork {
@@ -83,7 +86,7 @@ final class CompiledNetwork {
         }
         guard precision == .auto else { return try build(precision) }
         guard Precision.cpuHasNativeBF16 else { return try build(.fp32) }
-        let key = "network \(layers.fingerprint) \(inputShape) \(training ? "training" : "forward")"
+        let key = measurementKey(layers, inputShape: inputShape, training: training)
         var seconds = MeasuredKernels.lookup(key)
         var built: [Precision: CompiledNetwork] = [:]
         for (kernel, format) in [(MeasuredKernels.Kernel.fp32, Precision.fp32), (.bf16, .bf16)] where seconds[kernel] == nil {
@@ -94,6 +97,16 @@ final class CompiledNetwork {
         MeasuredKernels.record(key, seconds)
         let choice = Precision.choice(nativeBF16: true, fp32Seconds: seconds[.fp32]!, bf16Seconds: seconds[.bf16]!)
         return try built[choice] ?? build(choice)
+    }
+
+    /// What `auto`'s measurement for a network is remembered under: the network, its batch and channels, and its
+    /// area to the nearest power of two of pixels. Photos come in every size, and timing both formats takes several
+    /// passes (4.4 s at 1000x750 for `starry-night` on an Intel Xeon, ten times the pass itself); sizes of about the
+    /// same area run at about the same speed in each format, so the first one met decides for the others.
+    static func measurementKey(_ layers: [ConvolutionSpec], inputShape: [Int], training: Bool) -> String {
+        let pixels = inputShape.dropFirst(2).reduce(1, *)
+        let areaClass = Int(log2(Double(max(pixels, 1))).rounded())
+        return "network \(layers.fingerprint) \(Array(inputShape.prefix(2))) about 2^\(areaClass) px \(training ? "training" : "forward")"
     }
 
     /// Best of two passes on a fixed pattern, after one that compiles and touches everything.
