@@ -10,6 +10,7 @@
 # example photos (speed does not depend on the weights).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
+source scripts/lib/model-file.sh
 model=${1:-starry-night}; size=${2:-1024}; threads=${3:-2}; repeats=${4:-5}; precisions=${5:-"auto fp32"}
 py=$(scripts/reference/torch-venv.sh)
 stylize=$(build_product stylize)  # STYLIZE_SCRATCH=.build-ff reuses another build folder (scripts/lib/build.sh)
@@ -20,7 +21,7 @@ if [ "$model" = width-1.0 ]; then
     --steps 1 --batch 1 --size 64 --style-size 64 --quiet
   model="$work/width-1.0.safetensors"
 fi
-[ -f "$model" ] || model=$(STYLIZE_MODELS=${STYLIZE_MODELS:-models} "$stylize" models | awk -v n="$model" '$1 == n {print $NF}')
+model=$(model_file "$model" "$stylize")
 [ -n "$model" ] || { echo "bench/apply: no model named ${1:-starry-night}" >&2; exit 1; }
 "$py" - "$size" "$work/photo.png" <<'PY'
 import sys

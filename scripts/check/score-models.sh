@@ -15,6 +15,7 @@
 # MODEL: a model file or a bundled model's name (default: every file in models/).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
+source scripts/lib/model-file.sh
 size=512; iterations=100; photos="examples/chelsea-cat.png examples/cincinnati-bridge.jpg"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,9 +54,8 @@ field() { python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readli
 echo "| model | photo | model's objective | iterations from noise to reach it | photo's style loss | output's style loss | ratio |"
 echo "|---|---|---:|---:|---:|---:|---:|"
 for model in "${models[@]}"; do
-  # A bundled model's name stands for its file, as in `stylize apply`.
   given=$model
-  [ -f "$model" ] || model=$(STYLIZE_MODELS=${STYLIZE_MODELS:-models} "$stylize" models | awk -v n="$model" '$1 == n {print $NF}')
+  model=$(model_file "$model" "$stylize")
   [ -n "$model" ] || { echo "score-models: no model file or bundled model named $given" >&2; exit 1; }
   read -r style objective <<<"$(settings "$model")"
   [ "$style" != - ] || { echo "score-models: no style image for $model in ../shared/images/style" >&2; continue; }
