@@ -223,6 +223,26 @@ final class PrecisionTests: XCTestCase, RandomTensors {
         XCTAssertEqual(resized.precision, network.precision)
         let savedAfter = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as! [String: [String: Double]]
         XCTAssertEqual(savedAfter.first { $0.key.hasPrefix(key) }?.value, entry, "no second measurement for a size of about the same area")
+
+        // Above `measuredPixels`, a network is timed on a smaller input of the same aspect, and every such size
+        // shares that one measurement.
+        let large = [1, 3, 400, 300]
+        let measured = CompiledNetwork.measuredShape(upscaler.layers, inputShape: large)
+        XCTAssertLessThanOrEqual(measured[2] * measured[3], CompiledNetwork.measuredPixels)
+        XCTAssertEqual(Double(measured[2]) / Double(measured[3]), 4 / 3, accuracy: 0.02)
+        let largeKey = CompiledNetwork.measurementKey(upscaler.layers, inputShape: measured, training: false)
+        let larger = CompiledNetwork.measuredShape(upscaler.layers, inputShape: [1, 3, 3000, 4000])
+        XCTAssertEqual(CompiledNetwork.measurementKey(upscaler.layers, inputShape: larger, training: false), largeKey)
+        let big = try CompiledNetwork.make(upscaler.layers, parameters: upscaler.parameters, inputShape: large,
+                                           precision: .auto, training: false)
+        XCTAssertEqual(big.inputShape, large, "measured small, compiled at the size asked for")
+        let largeEntry = MeasuredKernels.lookup(largeKey)
+        XCTAssertEqual(big.precision, Precision.choice(nativeBF16: true, fp32Seconds: try XCTUnwrap(largeEntry[.fp32]),
+                                                       bf16Seconds: try XCTUnwrap(largeEntry[.bf16])))
+        // The sides stay multiples of the network's total stride (4 for the transformer network).
+        let transformer = CompiledNetwork.measuredShape(TransformerNet.layers(channels: [32, 64, 128]), inputShape: [1, 3, 1120, 1000])
+        XCTAssertEqual([transformer[2] % 4, transformer[3] % 4], [0, 0])
+        XCTAssertLessThanOrEqual(transformer[2] * transformer[3], CompiledNetwork.measuredPixels)
     }
 
     /// `auto` never picks bf16 where the CPU has no native bf16 units, and picks it elsewhere only when it measures

@@ -77,8 +77,8 @@ final class CompiledNetwork {
 
     /// The network compiled in `precision`; `auto` compiles it in both formats the first time it meets this network
     /// and size class on this machine (`measurementKey`), times a pass through each (forward, and backward too when
-    /// `training`), and keeps the faster by `Precision.choice`'s rule. The times are remembered with the
-    /// convolutions' (`MeasuredKernels`).
+    /// `training`) on an input of at most `measuredPixels` (`measuredShape`), and keeps the faster by
+    /// `Precision.choice`'s rule. The times are remembered with the convolutions' (`MeasuredKernels`).
     static func make(_ layers: [ConvolutionSpec], parameters: [String: Tensor], inputShape: [Int], precision: Precision,
                      training: Bool) throws -> CompiledNetwork {
         func build(_ precision: Precision) throws -> CompiledNetwork {
@@ -86,43 +86,63 @@ final class CompiledNetwork {
         }
         guard precision == .auto else { return try build(precision) }
         guard Precision.cpuHasNativeBF16 else { return try build(.fp32) }
-        let key = measurementKey(layers, inputShape: inputShape, training: training)
+        let measured = measuredShape(layers, inputShape: inputShape)
+        let key = measurementKey(layers, inputShape: measured, training: training)
         var seconds = MeasuredKernels.lookup(key)
-        var built: [Precision: CompiledNetwork] = [:]
-        for (kernel, format) in [(MeasuredKernels.Kernel.fp32, Precision.fp32), (.bf16, .bf16)] where seconds[kernel] == nil {
-            let network = try build(format)
-            seconds[kernel] = network.secondsPerPass(training: training)
-            built[format] = network
+        let unmeasured = [(MeasuredKernels.Kernel.fp32, Precision.fp32), (.bf16, .bf16)].filter { seconds[$0.0] == nil }
+        let networks = try unmeasured.map { _, format in
+            try CompiledNetwork(layers, parameters: parameters, inputShape: measured, precision: format, training: training)
+        }
+        // Best of three rounds that alternate the formats, after one that compiles and touches everything. The shared
+        // cores' speed changes from one second to the next (the matrix units' most: the same bf16 pass has taken
+        // 0.35 s and 1.1 s minutes apart), and a format timed all in one stretch would be charged for its stretch.
+        for round in 0..<4 {
+            for ((kernel, _), network) in zip(unmeasured, networks) {
+                let elapsed = network.secondsForOnePass()
+                if round > 0 { seconds[kernel] = min(seconds[kernel] ?? .infinity, elapsed) }
+            }
         }
         MeasuredKernels.record(key, seconds)
         let choice = Precision.choice(nativeBF16: true, fp32Seconds: seconds[.fp32]!, bf16Seconds: seconds[.bf16]!)
-        return try built[choice] ?? build(choice)
+        let built = measured == inputShape ? zip(unmeasured, networks).first { $0.0.1 == choice }?.1 : nil
+        return try built ?? build(choice)
     }
 
-    /// What `auto`'s measurement for a network is remembered under: the network, its batch and channels, and its
-    /// area to the nearest power of two of pixels. Photos come in every size, and timing both formats takes several
-    /// passes (4.4 s at 1000x750 for `starry-night` on an Intel Xeon, ten times the pass itself); sizes of about the
-    /// same area run at about the same speed in each format, so the first one met decides for the others.
+    /// The largest input area `auto` times a network on. Timing both formats takes several passes in each, and a
+    /// float32 pass at full size can take seconds (15 s in all for `starry-night` at 1120x1120 on an Intel Xeon with
+    /// AMX, against 0.5 s for the pass it decides); which format is faster does not change above this size (bf16
+    /// 3.3-5x faster from 2^14 to 2^20 px there, and about 2x on an AMD EPYC Zen 5 at 2^20).
+    static let measuredPixels = 1 << 16
+
+    /// The input `auto` times a network on: `inputShape`, or, above `measuredPixels`, the same batch and channels
+    /// on sides scaled down to that area (keeping the aspect ratio, in multiples of the network's total stride).
+    static func measuredShape(_ layers: [ConvolutionSpec], inputShape: [Int]) -> [Int] {
+        let (height, width) = (inputShape[2], inputShape[3])
+        guard height * width > measuredPixels else { return inputShape }
+        let scale = (Double(measuredPixels) / Double(height * width)).squareRoot()
+        let multiple = layers.reduce(1) { $0 * $1.stride }
+        func side(_ length: Int) -> Int { max(1, Int(Double(length) * scale / Double(multiple))) * multiple }
+        return Array(inputShape.prefix(2)) + [side(height), side(width)]
+    }
+
+    /// What `auto`'s measurement for a network is remembered under: the network, its batch and channels, and the
+    /// area it was measured at (`measuredShape`), to the nearest power of two of pixels. Photos come in every size;
+    /// sizes of about the same area run at about the same speed in each format, so the first one met decides for
+    /// the others, and every size above `measuredPixels` shares one measurement.
     static func measurementKey(_ layers: [ConvolutionSpec], inputShape: [Int], training: Bool) -> String {
         let pixels = inputShape.dropFirst(2).reduce(1, *)
         let areaClass = Int(log2(Double(max(pixels, 1))).rounded())
         return "network \(layers.fingerprint) \(Array(inputShape.prefix(2))) about 2^\(areaClass) px \(training ? "training" : "forward")"
     }
 
-    /// Best of two passes on a fixed pattern, after one that compiles and touches everything.
-    private func secondsPerPass(training: Bool) -> Double {
-        let count = inputShape.reduce(1, *), outputCount = outputShape.reduce(1, *)
-        let input = (0..<count).map { Float($0 % 255) / 255 }
-        let gradient = (0..<outputCount).map { Float($0 % 7) - 3 }
-        var best = Double.infinity
-        for pass in 0..<3 {
-            let start = ContinuousClock.now
-            _ = forward(input)
-            if training { _ = try? backward(gradient) }
-            let elapsed = ContinuousClock.now - start
-            if pass > 0 { best = min(best, elapsed.seconds) }
-        }
-        return best
+    /// One pass on a fixed pattern: forward, and backward too for a training network.
+    private func secondsForOnePass() -> Double {
+        let input = (0..<inputShape.reduce(1, *)).map { Float($0 % 255) / 255 }
+        let gradient = (0..<outputShape.reduce(1, *)).map { Float($0 % 7) - 3 }
+        let start = ContinuousClock.now
+        _ = forward(input)
+        if training { _ = try? backward(gradient) }
+        return (ContinuousClock.now - start).seconds
     }
 
     /// oneDNN's forward kernel for each convolution, in order.

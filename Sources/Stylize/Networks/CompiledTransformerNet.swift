@@ -7,7 +7,7 @@ public final class CompiledTransformerNet {
 
     /// - Parameters:
     ///   - height, width: multiples of `TransformerNet.sizeMultiple`, so the output has the input's size.
-    ///   - precision: `auto` times both formats once per size on this machine (`CompiledNetwork.make`), for a
+    ///   - precision: `auto` times both formats once per size class on this machine (`CompiledNetwork.make`), for a
     ///     forward pass, or for training when `training` is set.
     ///   - training: whether `backward` will be called; without it the network keeps fewer activations.
     public init(_ transformer: TransformerNet, height: Int, width: Int, precision: Precision = .fp32,
