@@ -3,6 +3,12 @@
 // oneDNN in Debian is built with OpenMP; its thread count is OpenMP's.
 void omp_set_num_threads(int);
 int omp_get_max_threads(void);
+// OpenMP's fork-join (what `#pragma omp parallel` compiles to in GCC), so that the loops stylize runs outside oneDNN
+// run on the threads its primitives use: another pool's threads would share the cores with OpenMP's, which spin for
+// a while after every primitive.
+void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
 
 // Macros that Swift cannot import (they expand to other macros or to casts).
 static const int STYLIZE_ARG_SRC = DNNL_ARG_SRC;

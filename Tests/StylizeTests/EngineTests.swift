@@ -1,4 +1,5 @@
 import CDNNL
+import Synchronization
 import XCTest
 @testable import Stylize
 
@@ -56,6 +57,20 @@ final class EngineTests: XCTestCase, RandomTensors {
         let (dW, dB) = try conv.backwardWeights(source: source, outputGradient: gradient)
         return (Tensor(shape: conv.outputShape, scalars: plainOut.scalars()),
                 Tensor(shape: input.shape, scalars: plainInput.scalars()), dW, dB)
+    }
+
+    /// The loops outside oneDNN run on its OpenMP threads: every index exactly once, results in order.
+    func testParallelLoopsCoverEveryIndexOnce() {
+        let previous = DNNL.threads
+        defer { DNNL.setThreads(previous) }
+        for threads in [1, 2, 3] {
+            DNNL.setThreads(threads)
+            let visits = Mutex([Int](repeating: 0, count: 10_001))
+            inParallel(10_001, least: 100) { range in visits.withLock { for i in range { $0[i] += 1 } } }
+            XCTAssertEqual(visits.withLock { $0 }, [Int](repeating: 1, count: 10_001), "\(threads) threads")
+            let items = Array(0..<37)
+            XCTAssertEqual(parallelMap(items) { "\($0 * $0)" }, items.map { "\($0 * $0)" }, "\(threads) threads")
+        }
     }
 
     func testConvolutionForwardAndBackwardMatchNaiveLoops() throws {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training throughput in each precision, in one run: `stylize train` (a style network at width 0.25 and at the
 # paper's width 1.0, 256 px crops, batch 2), `stylize distill` (width 0.5 from the shipped starry-night, the same
-# crops) and `stylize train-upscaler` (x4 ESPCN on the pixel loss, and the
+# crops) and `stylize train-upscaler` (x4 ESPCN and the residual network on the pixel loss, and the
 # residual network on the perceptual loss), STEPS steps each, from the same seed. Prints images per second and the
 # loss at the last step, as a Markdown table naming the CPU.
 #   usage: scripts/bench/training.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [STEPS (30)] [PRECISIONS ("fp32 auto")]
@@ -17,6 +17,7 @@ runs=(
   "style network, width 1.0|train examples/starry-night.jpg --photos $photos --width 1 --size 256 --batch 2 --lr 1e-3"
   "style network, width 0.5, distilled|distill starry-night --photos $photos --width 0.5 --size 256 --batch 2 --lr 3e-3"
   "upscaler x4 ESPCN, pixel loss|train-upscaler --photos $photos --scale 4 --loss pixel"
+  "upscaler x4 residual, pixel loss|train-upscaler --photos $photos --scale 4 --loss pixel --architecture residual"
   "upscaler x4 residual, perceptual loss|train-upscaler --photos $photos --scale 4 --loss perceptual --architecture residual"
 )
 echo "$(date -u +%F), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), 2 threads, $steps steps from seed 1"

@@ -1,5 +1,4 @@
 import CDNNL
-import Dispatch
 
 /// ReLU's backward pass, computed from the forward output: dL/dx = dL/dy where y > 0, else 0.
 /// The forward pass is fused into the convolution before it, so only the backward is a primitive here.
@@ -95,17 +94,5 @@ struct ReLUMask {
                 }
             }
         }
-    }
-}
-
-/// Splits 0..<count into one contiguous range per thread, for the few loops done outside oneDNN; a thread gets at
-/// least `least` of them (elementwise loops: enough values to be worth waking it).
-func inParallel(_ count: Int, least: Int = 4096, _ body: (Range<Int>) -> Void) {
-    let threads = max(1, min(DNNL.threads, count / least))
-    guard threads > 1 else { return body(0..<count) }
-    // The loops only touch disjoint ranges of buffers that outlive the call.
-    nonisolated(unsafe) let body = body
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
-        body((count * t / threads)..<(count * (t + 1) / threads))
     }
 }
