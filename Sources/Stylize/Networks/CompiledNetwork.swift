@@ -104,8 +104,9 @@ final class CompiledNetwork {
         }
         MeasuredKernels.record(key, seconds)
         let choice = Precision.choice(nativeBF16: true, fp32Seconds: seconds[.fp32]!, bf16Seconds: seconds[.bf16]!)
-        let built = measured == inputShape ? zip(unmeasured, networks).first { $0.0.1 == choice }?.1 : nil
-        return try built ?? build(choice)
+        // At or below `measuredPixels` the timed network is the one asked for: keep it rather than compile it again.
+        if measured == inputShape, let index = unmeasured.firstIndex(where: { $0.1 == choice }) { return networks[index] }
+        return try build(choice)
     }
 
     /// The largest input area `auto` times a network on. Timing both formats takes several passes in each, and a
