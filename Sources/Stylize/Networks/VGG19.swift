@@ -266,6 +266,8 @@ public final class VGG19Features {
             fp32 += seconds.fp32
             bf16 += seconds.bf16
         }
+        // The kernels timed for the first time left their weight copies in the heap; the network is built next.
+        DNNL.returnFreedMemory()
         return Precision.choice(nativeBF16: true, fp32Seconds: fp32, bf16Seconds: bf16)
     }
 
