@@ -93,12 +93,15 @@ final class CompiledNetwork {
         let networks = try unmeasured.map { _, format in
             try CompiledNetwork(layers, parameters: parameters, inputShape: measured, precision: format, training: training)
         }
+        // Both formats run on the same fixed pattern.
+        let input = (0..<measured.reduce(1, *)).map { Float($0 % 255) / 255 }
+        let gradient = (0..<(networks.first?.outputShape.reduce(1, *) ?? 0)).map { Float($0 % 7) - 3 }
         // Best of three rounds that alternate the formats, after one that compiles and touches everything. The shared
         // cores' speed changes from one second to the next (the matrix units' most: the same bf16 pass has taken
         // 0.35 s and 1.1 s minutes apart), and a format timed all in one stretch would be charged for its stretch.
         for round in 0..<4 {
             for ((kernel, _), network) in zip(unmeasured, networks) {
-                let elapsed = network.secondsForOnePass()
+                let elapsed = network.secondsForOnePass(input, gradient: gradient)
                 if round > 0 { seconds[kernel] = min(seconds[kernel] ?? .infinity, elapsed) }
             }
         }
@@ -136,10 +139,8 @@ final class CompiledNetwork {
         return "network \(layers.fingerprint) \(Array(inputShape.prefix(2))) about 2^\(areaClass) px \(training ? "training" : "forward")"
     }
 
-    /// One pass on a fixed pattern: forward, and backward too for a training network.
-    private func secondsForOnePass() -> Double {
-        let input = (0..<inputShape.reduce(1, *)).map { Float($0 % 255) / 255 }
-        let gradient = (0..<outputShape.reduce(1, *)).map { Float($0 % 7) - 3 }
+    /// One pass: forward on `input`, and for a training network backward from `gradient` too.
+    private func secondsForOnePass(_ input: [Float], gradient: [Float]) -> Double {
         let start = ContinuousClock.now
         _ = forward(input)
         if training { _ = try? backward(gradient) }
