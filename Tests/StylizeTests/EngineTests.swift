@@ -180,23 +180,30 @@ final class EngineTests: XCTestCase, RandomTensors {
     /// A 9x9 convolution from 3 channels (`.input`) and to 3 channels (`.output`) run as a 3x3 convolution dilated by
     /// 3 over nine shifted copies (`ShiftedConvolution`), against the plain loop, on odd sides (the borders are where
     /// shifts and padding could disagree), and again after new parameters. The `.output` form takes its input in the
-    /// layout its kernel wants; the test offers both channel blockings.
+    /// layout its kernel wants; the test offers both channel blockings. In bf16 (`.output` only, where the CPU has
+    /// bf16 kernels) a convolution sums the shifts, in the position-major layout the bf16 layers write; bf16 keeps
+    /// about 3 significant digits of the input, the weights and each shift.
     func testShiftedConvolutionMatchesTheNineByNineOne() throws {
-        for (shifted, inputs, outputs) in [(ShiftedConvolution.Shifted.input, 3, 16), (.output, 16, 3)] {
+        let cases: [(ShiftedConvolution.Shifted, Int, Int, Precision, [dnnl_format_tag_t])] = [
+            (.input, 3, 16, .fp32, []), (.output, 16, 3, .fp32, [dnnl_nChw8c, dnnl_nChw16c]),
+            (.output, 32, 3, .bf16, Convolution.isAvailable(.direct, in: .bf16) ? [dnnl_nhwc] : []),
+        ]
+        for (shifted, inputs, outputs, precision, tags) in cases where shifted == .input || !tags.isEmpty {
             let input = randomTensor([1, inputs, 11, 13])
-            let made = try [dnnl_nChw8c, dnnl_nChw16c].lazy.compactMap { tag in
-                try ShiftedConvolution(shifted, inputShape: input.shape, weights: randomTensor([outputs, inputs, 9, 9]),
-                                       bias: randomTensor([outputs]),
-                                       sourceLayout: shifted == .input ? nil : .tagged(input.shape, tag, dnnl_f32),
+            let layouts: [MemoryDescriptor?] = shifted == .input ? [nil] : tags.map { .tagged(input.shape, $0, precision.dataType) }
+            let made = try layouts.lazy.compactMap { layout in
+                try ShiftedConvolution(shifted, inputShape: input.shape, weights: self.randomTensor([outputs, inputs, 9, 9]),
+                                       bias: self.randomTensor([outputs]), precision: precision, sourceLayout: layout,
                                        memory: { layout, _ in try Memory(layout) })
             }.first
-            guard let layer = made else { XCTFail("no shifted convolution \(shifted) on this CPU"); continue }
+            guard let layer = made else { XCTFail("no shifted convolution \(shifted) \(precision) on this CPU"); continue }
             for _ in 0..<2 {
                 let weights = randomTensor([outputs, inputs, 9, 9], scale: 0.2), bias = randomTensor([outputs])
                 try layer.setParameters(weights: weights, bias: bias)
                 let output = try plainForward(input, sourceLayout: layer.sourceLayout, output: layer.output, layer.forward)
                 let reference = naiveConvolution(input, weights, bias, stride: 1, padding: 4)
-                assertClose(output, reference.scalars, relative: 1e-5, "\(shifted): \(inputs) to \(outputs) channels")
+                assertClose(output, reference.scalars, relative: precision == .fp32 ? 1e-5 : 2e-2,
+                            "\(shifted) \(precision): \(inputs) to \(outputs) channels")
             }
         }
     }

@@ -41,11 +41,13 @@ final class Convolution {
     private let weights: Memory
     private let bias: Memory
 
-    /// - Parameter sourceLayout: the layout of the previous layer's output (in `precision`'s format), or nil to let
-    ///   oneDNN choose.
+    /// - Parameters:
+    ///   - sourceLayout: the layout of the previous layer's output (in `precision`'s format), or nil to let oneDNN
+    ///     choose.
+    ///   - destinationLayout: the layout to write (in `precision`'s format), or nil to let oneDNN choose.
     init(inputShape: [Int], weights: Tensor, bias: Tensor, stride: Int = 1, padding: Int, dilation: Int = 1,
          fusedReLU: Bool, algorithm: ConvolutionAlgorithm = .direct, precision: Precision = .fp32,
-         sourceLayout: MemoryDescriptor? = nil) throws {
+         sourceLayout: MemoryDescriptor? = nil, destinationLayout: MemoryDescriptor? = nil) throws {
         precondition(precision == .fp32 || algorithm == .direct, "oneDNN's Winograd convolution is float32 only")
         precondition(inputShape.count == 4 && weights.shape.count == 4 && weights.shape[1] == inputShape[1],
                      "convolution of \(inputShape) with weights \(weights.shape)")
@@ -69,7 +71,8 @@ final class Convolution {
         precondition(src.data_type == type, "a \(precision) convolution given another format's input")
         var wei = MemoryDescriptor.any(weights.shape, type)
         var bia = MemoryDescriptor.plain([out])
-        var dst = MemoryDescriptor.any(outputShape, type)
+        var dst = destinationLayout ?? .any(outputShape, type)
+        precondition(dst.data_type == type, "a \(precision) convolution asked to write another format")
         let strides = dnnlDims([stride, stride]), pad = dnnlDims([padding, padding])
         let dilations = dnnlDims([dilation - 1, dilation - 1])
         var desc = dnnl_convolution_desc_t()
@@ -81,7 +84,7 @@ final class Convolution {
         defer { dnnl_primitive_attr_destroy(attributes) }
         forwardPrimitive = try Primitive(desc, attributes: attributes, name: "convolution \(algorithm) \(precision)")
         self.sourceLayout = forwardPrimitive.layout(dnnl_query_src_md)
-        destinationLayout = forwardPrimitive.layout(dnnl_query_dst_md)
+        self.destinationLayout = forwardPrimitive.layout(dnnl_query_dst_md)
         weightsLayout = forwardPrimitive.layout(dnnl_query_weights_md)
         self.weights = try Memory(weightsLayout)
         self.bias = try Memory(.plain([out]))

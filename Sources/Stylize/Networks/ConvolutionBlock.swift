@@ -44,7 +44,8 @@ final class ConvolutionBlock {
     /// only give the layouts and shapes.
     private let phased: UpsamplingConvolution?
     /// Forward passes only, in a 9x9 layer from or to an image's few channels (the first and the last) where oneDNN's
-    /// kernel for it is a fallback: the layer as a dilated 3x3 convolution over shifted copies (`ShiftedConvolution`).
+    /// kernel for it is a fallback, and in bf16 the last: the layer as a dilated 3x3 convolution over shifted copies
+    /// (`ShiftedConvolution`).
     private let shifted: ShiftedConvolution?
     /// Where a layout of oneDNN's own choosing gets a faster kind of kernel for the layer than the input's layout
     /// (on AVX2 its direct kernels want channels in blocks of 8, which a gemm layer before does not write): the
@@ -96,11 +97,14 @@ final class ConvolutionBlock {
                             fusedReLU: spec.relu && spec.normalization == nil, precision: precision, sourceLayout: sourceLayout)
         }
         var convolution = try makeConvolution(sourceLayout: upsampling?.destinationLayout ?? inputLayout)
-        shifted = training || precision != .fp32 || spec.kernel != 9 || spec.stride != 1 || spec.upsample
-            || convolution.fusedReLU || !Self.isFallback(convolution.forwardImplementation) ? nil
+        // In float32 where oneDNN's own kernel is a fallback (AVX2); in bf16 for the last layer, whose own kernel
+        // wastes the matrix units on its 3 output channels (ShiftedConvolution).
+        let wantsShifts = precision == .fp32 ? Self.isFallback(convolution.forwardImplementation) : inputLayout != nil
+        shifted = training || !wantsShifts || spec.kernel != 9 || spec.stride != 1 || spec.upsample || convolution.fusedReLU ? nil
             : try ShiftedConvolution(inputLayout == nil ? .input : .output, inputShape: inputShape,
                                      weights: parameters["\(spec.name).weight"]!, bias: parameters["\(spec.name).bias"]!,
-                                     sourceLayout: inputLayout, memory: { try storage.memory($0, alsoAvoiding: $1) })
+                                     precision: precision, sourceLayout: inputLayout,
+                                     memory: { try storage.memory($0, alsoAvoiding: $1) })
         transposed = shifted != nil || spec.normalization != nil || convolution.fusedReLU || spec.stride != 1 ? nil
             : try Self.transposedReplacingFallback(convolution, spec: spec, parameters: parameters, precision: precision,
                                                    inputLayout: upsampling?.destinationLayout ?? convolution.sourceLayout,
