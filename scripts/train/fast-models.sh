@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Distils bundled style models to width 0.5 (models/NAME-fast.safetensors) with `stylize distill`: the same style at
 # a quarter of the work per photo. Then renders the gallery (docs/images/NAME-fast-*.png), prints the log's summary and
-# scores the new model against the optimisation (scripts/check/score-models.sh). About 70 minutes per model on 2 cores
-# of an AMD EPYC with AVX2 only (float32); Ctrl-C is safe: rerun the script and an unfinished model resumes from its
+# scores the new model against the optimisation (scripts/check/score-models.sh). About 46 minutes per model in bf16 on 2 cores
+# of an Intel Xeon with AMX (about 4.7 hours in float32 on an AMD EPYC with AVX2 only); Ctrl-C is safe: rerun the script and an unfinished model resumes from its
 # checkpoint.
 #   usage: scripts/train/fast-models.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
 set -euo pipefail
@@ -16,15 +16,15 @@ mkdir -p models/training
 for name in "${names[@]}"; do
   fast=$name-fast
   model=models/training/$fast.safetensors
-  # docs/feedforward.md ("Narrower networks by distillation") explains these: width 0.5, 1,500 steps of 4 crops of
-  # 256 px, Adam at 3e-3 and, for the last 300 steps, at 1e-3 (a second run resuming from the first's checkpoint).
+  # docs/feedforward.md ("Narrower networks by distillation") explains these: width 0.5, 6,000 steps of 4 crops of
+  # 256 px, Adam at 3e-3 and, for the last 1,200 steps, at 1e-3 (a second run resuming from the first's checkpoint).
   common=("$name" --photos "$photos" -o "$model" --width 0.5 --size 256 --batch 4 --seed 1 --checkpoint-every 100
           --preview examples/chelsea-cat.png --log "models/training/$fast.jsonl" --threads 2)
   if [ ! -f "models/training/$fast.phase1" ]; then
     resume=(); [ -f "models/training/$fast.checkpoint.safetensors" ] && resume=(--resume)
-    "$stylize" distill "${common[@]}" --steps 1200 --lr 3e-3 "${resume[@]}"
+    "$stylize" distill "${common[@]}" --steps 4800 --lr 3e-3 "${resume[@]}"
     touch "models/training/$fast.phase1"
   fi
-  "$stylize" distill "${common[@]}" --steps 1500 --lr 1e-3 --resume
+  "$stylize" distill "${common[@]}" --steps 6000 --lr 1e-3 --resume
   ship_style_model "$fast" "$stylize"
 done

@@ -21,9 +21,9 @@ import CDNNL
 /// as `TransposedConvolution`'s backward-data kernel (about 40); its direct kernels run the dilated 3x3 ones at
 /// 150-190, in the next layers' blocked layout, for a third more multiplications (27 channels padded to 32, 3x3 taps).
 /// The shifts are plain loops over memory. In bf16 the last layer has a direct kernel, but one that pads the 3 output
-/// channels to 16, so that the matrix units do five times the work: 100-110 ms at 1120x1120 on an Intel Xeon with AMX,
-/// where the dilated kernel takes about 10 ms and the sum of the shifts, a 3x3 convolution whose weights are 0 or 1
-/// (the loops read float32 only), about 3. Forward passes only (`apply`, the server); training keeps `Convolution`
+/// channels to 16, so that the matrix units do five times the work: 34-105 ms per pass at 1120x1120 on an Intel Xeon
+/// with AMX, against 21-52 ms for the dilated kernel and the sum of the shifts, there a 3x3 convolution whose weights
+/// are 0 or 1 (the loops read float32 only). Forward passes only (`apply`, the server); training keeps `Convolution`
 /// and `TransposedConvolution`, which this matches (`EngineTests`).
 final class ShiftedConvolution {
     enum Shifted { case input, output }
