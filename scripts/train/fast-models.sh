@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Distils bundled style models to width 0.5 (models/NAME-fast.safetensors) with `stylize distill`: the same style at
 # a quarter of the work per photo. Then renders the gallery (docs/images/NAME-fast-*.png), prints the log's summary and
-# scores the new model against the optimisation (scripts/check/score-models.sh). About 46 minutes per model in bf16 on 2 cores
-# of an Intel Xeon with AMX (about 4.7 hours in float32 on an AMD EPYC with AVX2 only); Ctrl-C is safe: rerun the script and an unfinished model resumes from its
-# checkpoint.
+# scores the new model against the optimisation (scripts/check/score-models.sh). About 50 minutes per model in bf16 on
+# 2 cores of an Intel Xeon with AMX (about 4.7 hours in float32 on an AMD EPYC with AVX2 only); Ctrl-C is safe: rerun
+# the script and an unfinished model resumes from its checkpoint.
 #   usage: scripts/train/fast-models.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
