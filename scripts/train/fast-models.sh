@@ -16,7 +16,7 @@ mkdir -p models/training
 for name in "${names[@]}"; do
   fast=$name-fast
   model=models/training/$fast.safetensors
-  # docs/feedforward.md ("Narrower networks by distillation") explains these: width 0.5, 6,000 steps of 4 crops of
+  # docs/feedforward.md ("A narrower network by distillation") explains these: width 0.5, 6,000 steps of 4 crops of
   # 256 px, Adam at 3e-3 and, for the last 1,200 steps, at 1e-3 (a second run resuming from the first's checkpoint).
   common=("$name" --photos "$photos" -o "$model" --width 0.5 --size 256 --batch 4 --seed 1 --checkpoint-every 100
           --preview examples/chelsea-cat.png --log "models/training/$fast.jsonl" --threads 2)
