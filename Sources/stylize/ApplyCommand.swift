@@ -38,7 +38,7 @@ struct ApplyCommand: ParsableCommand {
                                                    margin: margin, maxPixels: images.maxPixels, precision: machine.precision)
             for (index, (file, destination)) in files.enumerated() {
                 guard !interrupted.load(ordering: .relaxed) else {
-                    throw Interrupted(message: "wrote \(index) of \(files.count) images")
+                    throw Interrupted(message: "wrote \(index) of \(counted(files.count, "image"))")
                 }
                 try ImageIO.checkWritable(destination)
                 var image = try images.read(file)

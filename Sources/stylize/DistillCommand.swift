@@ -52,7 +52,7 @@ struct DistillCommand: ParsableCommand {
             let photoSet = try trainingOptions.photoCrops(size: settings.size, saving: saving, quiet: machine.quiet)
             let training = try Distillation(settings: settings, teacher: teacherModel.network, vgg: try loadVGG19(trainingOptions.weights),
                                             photos: photoSet, checkpoint: saved, precision: machine.precision)
-            try saving.run(training, what: "to paint as \(teacherFile.lastPathComponent), on \(photoSet.paths.count) photos",
+            try saving.run(training, what: "to paint as \(teacherFile.lastPathComponent), on \(counted(photoSet.paths.count, "photo"))",
                            quiet: machine.quiet) {
                 try saving.save(training)
                 try writePreview(training.network)

@@ -11,6 +11,11 @@ func stderr(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
+/// "1 photo", "364 photos".
+func counted(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}
+
 /// Runs `body`, turning any error into one line on stderr and a non-zero exit, as a command-line tool should. The
 /// library names a setting as its settings type does (`styleScale`); here it becomes the flag (`--style-scale`),
 /// or the flag `flags` gives for it where a command spells it otherwise (`learningRate`: `lr`). Commands with a

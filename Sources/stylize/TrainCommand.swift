@@ -64,7 +64,7 @@ struct TrainCommand: ParsableCommand {
             let photoSet = try trainingOptions.photoCrops(size: settings.size, saving: saving, quiet: machine.quiet)
             let training = try FeedForwardTraining(settings: settings, vgg: try loadVGG19(trainingOptions.weights), style: styleImage.tensor,
                                                    photos: photoSet, checkpoint: saved, start: start, precision: machine.precision)
-            try saving.run(training, what: "on \(photoSet.paths.count) photos", quiet: machine.quiet) {
+            try saving.run(training, what: "on \(counted(photoSet.paths.count, "photo"))", quiet: machine.quiet) {
                 try saving.save(training)
                 try writePreview(training.network)
             }

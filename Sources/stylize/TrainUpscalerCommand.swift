@@ -113,7 +113,7 @@ struct TrainUpscalerCommand: ParsableCommand {
             let training = try UpscalerTraining(settings: settings, photos: patches,
                                                 vgg: settings.featureWeight > 0 ? try loadVGG19(weights) : nil, checkpoint: saved, start: start,
                                                 precision: machine.precision)
-            try saving.run(training, what: "the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(patches.paths.count) photos",
+            try saving.run(training, what: "the \(settings.architecture) x\(settings.scale) upscaler (\(settings.loss) loss) on \(counted(patches.paths.count, "photo"))",
                            quiet: machine.quiet) { try saving.save(training) }
         }
     }

@@ -81,7 +81,7 @@ struct TrainingRunOptions: ParsableArguments {
 
     /// Reads every photo before training starts; the unusable ones are reported and left out.
     func checkPhotos(_ photos: PhotoCrops, quiet: Bool) throws {
-        if !quiet { stderr("reading \(photos.paths.count) photos...") }
+        if !quiet { stderr("reading \(counted(photos.paths.count, "photo"))...") }
         let skipped = try photos.checkEvery()
         for (_, reason) in skipped.prefix(5) { stderr("stylize: warning: skipped: \(reason)") }
         if skipped.count > 5 { stderr("stylize: warning: skipped \(skipped.count - 5) more unusable photos") }

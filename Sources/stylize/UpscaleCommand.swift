@@ -54,7 +54,7 @@ struct UpscaleCommand: ParsableCommand {
             let scale = upscaler?.scale ?? self.scale ?? 4
             for (index, (file, destination)) in files.enumerated() {
                 guard !interrupted.load(ordering: .relaxed) else {
-                    throw Interrupted(message: "wrote \(index) of \(files.count) images")
+                    throw Interrupted(message: "wrote \(index) of \(counted(files.count, "image"))")
                 }
                 try ImageIO.checkWritable(destination)
                 let image = try images.read(file)
