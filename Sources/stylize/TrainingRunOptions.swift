@@ -84,7 +84,7 @@ struct TrainingRunOptions: ParsableArguments {
         if !quiet { stderr("reading \(counted(photos.paths.count, "photo"))...") }
         let skipped = try photos.checkEvery()
         for (_, reason) in skipped.prefix(5) { stderr("stylize: warning: skipped: \(reason)") }
-        if skipped.count > 5 { stderr("stylize: warning: skipped \(skipped.count - 5) more unusable photos") }
+        if skipped.count > 5 { stderr("stylize: warning: skipped \(counted(skipped.count - 5, "more unusable photo"))") }
     }
 
     func openLog() throws -> JSONLinesLog? {
