@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Summarises a `stylize train` or `stylize distill` --log file: losses over the first and last N steps, steps, time, images/second.
-A resumed run's log holds several segments (seconds restart at each); their times are added up.
+A resumed run's log holds several segments (seconds restart at each); their times are added up. A model made by several
+runs (a fine-tuning after a training, each starting again at step 1) has their logs joined in order; each run gets its
+own summary, since their losses may weigh the terms differently.
     usage: scripts/train/summarize-log.py LOG.jsonl [N]"""
 import json, sys
 
@@ -8,17 +10,32 @@ rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 if not rows:
     sys.exit("train/summarize-log: the log is empty")
-seconds, previous = 0.0, 0.0
-for row in rows:
-    if row["seconds"] < previous:  # a new segment (resume)
-        seconds += previous
-    previous = row["seconds"]
-seconds += previous
+
 def mean(part, key):
     return sum(r[key] for r in part) / len(part)
-first, last = rows[:n], rows[-n:]
-print(f"steps {rows[0]['step']}..{rows[-1]['step']} ({len(rows)} logged), {seconds / 60:.1f} min of training, "
-      f"{len(rows) / seconds:.3f} steps/s, last images/s {rows[-1]['images_per_second']:.2f}")
-for key in [k for k in ("content", "style", "tv", "pixel", "feature", "total") if k in rows[-1]]:
-    print(f"  {key:8} first {len(first)} steps {mean(first, key):12.4g}   last {len(last)} steps {mean(last, key):12.4g}"
-          f"   ratio {mean(last, key) / max(mean(first, key), 1e-30):.3f}")
+
+def summarize(rows, indent):
+    seconds, previous = 0.0, 0.0
+    for row in rows:
+        if row["seconds"] < previous:  # a new segment (resume)
+            seconds += previous
+        previous = row["seconds"]
+    seconds += previous
+    first, last = rows[:n], rows[-n:]
+    print(f"{indent}steps {rows[0]['step']}..{rows[-1]['step']} ({len(rows)} logged), {seconds / 60:.1f} min of "
+          f"training, {len(rows) / seconds:.3f} steps/s, last images/s {rows[-1]['images_per_second']:.2f}")
+    for key in [k for k in ("content", "style", "tv", "pixel", "feature", "total") if k in rows[-1]]:
+        print(f"{indent}  {key:8} first {len(first)} steps {mean(first, key):12.4g}   last {len(last)} steps "
+              f"{mean(last, key):12.4g}   ratio {mean(last, key) / max(mean(first, key), 1e-30):.3f}")
+
+runs = [[rows[0]]]
+for row in rows[1:]:
+    if row["step"] == 1:
+        runs.append([])
+    runs[-1].append(row)
+if len(runs) == 1:
+    summarize(runs[0], "")
+else:
+    for number, run in enumerate(runs, 1):
+        print(f"run {number} of {len(runs)}:")
+        summarize(run, "  ")
