@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Summarises a `stylize train` or `stylize distill` --log file: losses over the first and last N steps, steps, time, images/second.
-A resumed run's log holds several segments (seconds restart at each); their times are added up. A model made by several
-runs (a fine-tuning after a training, each starting again at step 1) has their logs joined in order; each run gets its
-own summary, since their losses may weigh the terms differently.
+A resumed run's log holds several segments (seconds restart at each); their times are added up. A model made in
+stages (a fine-tuning after a training, its steps counted again from 1) has their logs joined in order; each stage gets
+its own summary, since their losses may weigh the terms differently.
     usage: scripts/train/summarize-log.py LOG.jsonl [N]"""
 import json, sys
 
@@ -28,14 +28,14 @@ def summarize(rows, indent):
         print(f"{indent}  {key:8} first {len(first)} steps {mean(first, key):12.4g}   last {len(last)} steps "
               f"{mean(last, key):12.4g}   ratio {mean(last, key) / max(mean(first, key), 1e-30):.3f}")
 
-runs = [[rows[0]]]
+stages = [[rows[0]]]
 for row in rows[1:]:
     if row["step"] == 1:
-        runs.append([])
-    runs[-1].append(row)
-if len(runs) == 1:
-    summarize(runs[0], "")
+        stages.append([])
+    stages[-1].append(row)
+if len(stages) == 1:
+    summarize(stages[0], "")
 else:
-    for number, run in enumerate(runs, 1):
-        print(f"run {number} of {len(runs)}:")
-        summarize(run, "  ")
+    for number, stage in enumerate(stages, 1):
+        print(f"stage {number} of {len(stages)}:")
+        summarize(stage, "  ")
