@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Distils the style networks that scripts/train/style-models.sh trains (models/training/NAME.safetensors, before their
-# last fine-tuning) to width 0.5 (models/NAME-fast.safetensors) with `stylize distill`: the same style at a quarter of
-# the work per photo. Then renders the gallery (docs/images/NAME-fast-*.png), prints the log's summary and
-# scores the new model against the optimisation (scripts/check/score-models.sh). About 50 minutes per model in bf16 on
-# 2 cores of an Intel Xeon with AMX (about 4.7 hours in float32 on an AMD EPYC with AVX2 only); Ctrl-C is safe: rerun
-# the script and an unfinished model resumes from its checkpoint.
+# Distils the shipped style networks (models/NAME.safetensors, which scripts/train/style-models.sh trains) to width 0.5
+# (models/NAME-fast.safetensors) with `stylize distill`: the same style at a quarter of the work per photo. Then renders
+# the gallery (docs/images/NAME-fast-*.png), prints the log's summary and scores the new model against the optimisation
+# (scripts/check/score-models.sh). About an hour per model in bf16 on 2 cores of an Intel Xeon with AMX (about 4.7
+# hours in float32 on an AMD EPYC with AVX2 only); Ctrl-C is safe: rerun the script and an unfinished model resumes
+# from its checkpoint.
 #   usage: scripts/train/fast-models.sh [PHOTOS_DIR (default /tmp/photos, fetched if missing)] [NAME...]
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/build.sh"
@@ -19,9 +19,8 @@ for name in "${names[@]}"; do
   model=models/training/$fast.safetensors
   # docs/feedforward.md ("A narrower network by distillation") explains these: width 0.5, 6,000 steps of 4 crops of
   # 256 px, Adam at 3e-3 and, for the last 1,200 steps, at 1e-3 (a second run resuming from the first's checkpoint).
-  # The teacher is the network style-models.sh leaves after its first two runs (content weight 30).
-  teacher=models/training/$name.safetensors
-  [ -f "$teacher" ] || { echo "fast-models: $fast learns from $teacher: run scripts/train/style-models.sh first" >&2; exit 1; }
+  teacher=models/$name.safetensors
+  [ -f "$teacher" ] || { echo "fast-models: $fast learns from $teacher, which does not exist" >&2; exit 1; }
   common=("$teacher" --photos "$photos" -o "$model" --width 0.5 --size 256 --batch 4 --seed 1 --checkpoint-every 100
           --preview examples/chelsea-cat.png --log "models/training/$fast.jsonl" --threads 2)
   if [ ! -f "models/training/$fast.phase1" ]; then
